@@ -1,0 +1,207 @@
+"""The trainable activations of seed 003 (Pishchik 2023) plus HELU and SinLU from the same code.
+
+In the authors' code each parameter is a scalar shared by the whole network. Here each call site
+(each `layers.get`) owns one scalar set by default; `per_channel=True` gives each channel its own
+value (shape [C]; LinComb/NormLinComb weights [4, C]).
+"""
+from typing import Any, Dict, Optional
+
+import tensorflow as tf
+import tf_keras
+
+from layers.base import ActivationLayer, serializable
+from layers.registry import register
+
+_const = tf_keras.initializers.Constant
+
+
+class _ScalarSetLayer(ActivationLayer):
+    """Base for layers whose weights are scalars (default) or per-channel vectors."""
+
+    _PARAMS: Dict[str, str] = {}  # weight name -> name of its init attribute
+
+    def __init__(self, per_channel: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.per_channel = bool(per_channel)
+
+    def build(self, input_shape) -> None:
+        c = self._channels(input_shape)
+        shape = [c] if self.per_channel else []
+        for weight, init_attr in self._PARAMS.items():
+            setattr(self, weight, self._add_param(weight, shape, _const(getattr(self, init_attr))))
+        super().build(input_shape)
+
+    def _settings(self) -> Dict[str, Any]:
+        out = {attr: getattr(self, attr) for attr in self._PARAMS.values()}
+        out['per_channel'] = self.per_channel
+        return out
+
+
+class _GatedTrig(_ScalarSetLayer):
+    _PARAMS = {'a': 'a_init', 'b': 'b_init'}
+    _TRIG = staticmethod(tf.cos)
+
+    def __init__(self, a_init: float = 1.0, b_init: float = 1.0, per_channel: bool = False,
+                 **kwargs: Any) -> None:
+        self.a_init = float(a_init)
+        self.b_init = float(b_init)
+        super().__init__(per_channel=per_channel, **kwargs)
+
+    def _activate(self, x, training):
+        return tf.sigmoid(x) * (x + self.a * self._TRIG(self.b * x))
+
+
+@serializable
+@register('coslu')
+class CosLU(_GatedTrig):
+    """CosLU: σ(x)·(x + a·cos(b·x)), a = b = 1 initially."""
+    _TRIG = staticmethod(tf.cos)
+
+
+@serializable
+@register('sinlu')
+class SinLU(_GatedTrig):
+    """SinLU: σ(x)·(x + a·sin(b·x)), a = b = 1 initially (authors' code, not their README)."""
+    _TRIG = staticmethod(tf.sin)
+
+
+def delu(x: tf.Tensor, n) -> tf.Tensor:
+    """SiLU(x) for x ≤ 0, (n + 0.5)·x + |e^(−x) − 1| for x > 0, by branch selection.
+
+    Each branch sees a safe input (0 where the other branch is chosen), so e^(−x) never overflows
+    and no 0·inf appears in the forward or backward pass (a mask multiply gives NaN for x ≲ −89).
+    """
+    neg = x <= 0
+    zeros = tf.zeros_like(x)
+    x_neg = tf.where(neg, x, zeros)
+    x_pos = tf.where(neg, zeros, x)
+    silu = x_neg * tf.sigmoid(x_neg)
+    pos = (n + 0.5) * x_pos + tf.abs(tf.exp(-x_pos) - 1.0)
+    return tf.where(neg, silu, pos)
+
+
+@serializable
+@register('delu')
+class DELU(_ScalarSetLayer):
+    """DELU with trainable `n` (init 0)."""
+    _PARAMS = {'n': 'n_init'}
+
+    def __init__(self, n_init: float = 0.0, per_channel: bool = False, **kwargs: Any) -> None:
+        self.n_init = float(n_init)
+        super().__init__(per_channel=per_channel, **kwargs)
+
+    def _activate(self, x, training):
+        return delu(x, self.n)
+
+
+@serializable
+@register('helu')
+class HELU(ActivationLayer):
+    """HELU: DELU with n fixed at 0 (no weights)."""
+
+    def _activate(self, x, training):
+        return delu(x, 0.0)
+
+
+@serializable
+@register('relun')
+class ReLUN(_ScalarSetLayer):
+    """ReLUN: min(max(0, x), n) with trainable `n` (init 1)."""
+    _PARAMS = {'n': 'n_init'}
+
+    def __init__(self, n_init: float = 1.0, per_channel: bool = False, **kwargs: Any) -> None:
+        self.n_init = float(n_init)
+        super().__init__(per_channel=per_channel, **kwargs)
+
+    def _activate(self, x, training):
+        return tf.minimum(tf.nn.relu(x), self.n)
+
+
+@serializable
+@register('scaledsoftsign')
+class ScaledSoftSign(_ScalarSetLayer):
+    """ScaledSoftSign: α·x / (β + |x| + 1e-8), α = β = 1 initially."""
+    _PARAMS = {'alpha': 'alpha_init', 'beta': 'beta_init'}
+
+    def __init__(self, alpha_init: float = 1.0, beta_init: float = 1.0, per_channel: bool = False,
+                 **kwargs: Any) -> None:
+        self.alpha_init = float(alpha_init)
+        self.beta_init = float(beta_init)
+        super().__init__(per_channel=per_channel, **kwargs)
+
+    def _activate(self, x, training):
+        return self.alpha * x / (self.beta + tf.abs(x) + 1e-8)
+
+
+@serializable
+@register('shilu')
+class ShiLU(_ScalarSetLayer):
+    """ShiLU: α·relu(x) + β, α = β = 1 initially."""
+    _PARAMS = {'alpha': 'alpha_init', 'beta': 'beta_init'}
+
+    def __init__(self, alpha_init: float = 1.0, beta_init: float = 1.0, per_channel: bool = False,
+                 **kwargs: Any) -> None:
+        self.alpha_init = float(alpha_init)
+        self.beta_init = float(beta_init)
+        super().__init__(per_channel=per_channel, **kwargs)
+
+    def _activate(self, x, training):
+        return self.alpha * tf.nn.relu(x) + self.beta
+
+
+def _basis(x: tf.Tensor) -> list:
+    """[relu, sigmoid, tanh, softsign] of x, the authors' order."""
+    return [tf.nn.relu(x), tf.sigmoid(x), tf.tanh(x), tf.nn.softsign(x)]
+
+
+class _LinCombBase(ActivationLayer):
+    def __init__(self, w_init: float = 0.25, per_channel: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.w_init = float(w_init)
+        self.per_channel = bool(per_channel)
+
+    def build(self, input_shape) -> None:
+        c = self._channels(input_shape)
+        shape = [4, c] if self.per_channel else [4]
+        self.w = self._add_param('w', shape, _const(self.w_init))
+        super().build(input_shape)
+
+    def _combine(self, x):
+        return tf.add_n([self.w[i] * f for i, f in enumerate(_basis(x))])
+
+    def _settings(self) -> Dict[str, Any]:
+        return {'w_init': self.w_init, 'per_channel': self.per_channel}
+
+
+@serializable
+@register('lincomb')
+class LinComb(_LinCombBase):
+    """LinComb: Σ_i w_i F_i(x), F = [relu, sigmoid, tanh, softsign], w = 1/4 initially."""
+
+    def _activate(self, x, training):
+        return self._combine(x)
+
+
+_NORM_EPS = 1e-8
+
+
+def safe_denominator(total: tf.Tensor) -> tf.Tensor:
+    """total + 1e-8 as in the authors' code, kept at least 1e-8 in magnitude (sign kept, 0 -> +).
+
+    The authors divide by the SIGNED sum Σw + 1e-8, which is 0 when Σw = −1e-8 and tiny near it;
+    clamping |denominator| ≥ 1e-8 keeps the output and gradients finite there and changes nothing
+    elsewhere.
+    """
+    d = total + _NORM_EPS
+    sign = tf.where(d < 0, -tf.ones_like(d), tf.ones_like(d))
+    return tf.where(tf.abs(d) < _NORM_EPS, sign * _NORM_EPS, d)
+
+
+@serializable
+@register('normlincomb')
+class NormLinComb(_LinCombBase):
+    """NormLinComb: Σ_i w_i F_i(x) / (Σ_i w_i + 1e-8) (signed sum, authors' code; see
+    `safe_denominator`). Per channel the sum runs over the four weights of each channel."""
+
+    def _activate(self, x, training):
+        return self._combine(x) / safe_denominator(tf.reduce_sum(self.w, axis=0))

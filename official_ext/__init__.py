@@ -1,0 +1,1 @@
+"""Model Garden additions for trainable-activation research (configs, task, trainer)."""

@@ -1,0 +1,137 @@
+"""Backbone configs: Model Garden's `Backbone` one-of extended with this project's families.
+
+Model Garden's one-of cannot be extended in place, so (as `projects/maxvit` does) a subclass adds
+one field per new type: `convnext`, `hornet`, `swin`, `act_resnet`, `posmlp`. Each family config
+has `model_id`, optional explicit `dims`/`depths` (they replace the model_id's, so a tiny test
+network is a config, not a code path), `drop_path_rate` (None = the paper's rate for the
+model_id, 0 for custom sizes) and `activation`, an `activations.Activation` one-of whose default
+reproduces the original network (exact GELU; ReLU for `act_resnet`).
+
+Example (YAML):
+  task.model.backbone: {type: convnext, convnext: {model_id: tiny, drop_path_rate: 0.1,
+                        activation: {type: tpgu, tpgu: {orders: [7, 7, 7, 7]}}}}
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import List, Optional
+
+from official.modeling import hyperparams
+from official.vision.configs import backbones as mg_backbones
+
+from official_ext.configs.activations import Activation, default_activation
+
+# The papers' stochastic-depth rates per (family, model_id), used when drop_path_rate is None.
+DEFAULT_DROP_PATH = {
+    'convnext': {'tiny': 0.1, 'small': 0.4},
+    'hornet': {'tiny': 0.2, 'small': 0.4},
+    'swin': {'tiny': 0.2, 'small': 0.3},
+    'posmlp': {'tiny': 0.1, 'small': 0.1},
+}
+
+
+def resolve_drop_path(family: str, model_id: object, rate: Optional[float],
+                      custom_size: bool) -> float:
+    """The configured rate, else the paper's rate for the model_id (0 for custom dims/depths)."""
+    if rate is not None:
+        return float(rate)
+    if custom_size:
+        return 0.0
+    return DEFAULT_DROP_PATH.get(family, {}).get(str(model_id), 0.0)
+
+
+def _gelu() -> Activation:
+    return default_activation('gelu')
+
+
+@dataclasses.dataclass
+class ConvNeXt(hyperparams.Config):
+    """ConvNeXt: model_id tiny | small."""
+    model_id: str = 'tiny'
+    dims: List[int] = dataclasses.field(default_factory=list)
+    depths: List[int] = dataclasses.field(default_factory=list)
+    drop_path_rate: Optional[float] = None
+    layer_scale_init_value: float = 1e-6
+    activation: Activation = dataclasses.field(default_factory=_gelu)
+
+
+@dataclasses.dataclass
+class HorNet(hyperparams.Config):
+    """HorNet 7×7 gnConv: model_id tiny | small; gnConv order and scale per the paper."""
+    model_id: str = 'tiny'
+    dims: List[int] = dataclasses.field(default_factory=list)
+    depths: List[int] = dataclasses.field(default_factory=list)
+    drop_path_rate: Optional[float] = None
+    layer_scale_init_value: float = 1e-6
+    gnconv_orders: List[int] = dataclasses.field(default_factory=lambda: [2, 3, 4, 5])
+    gnconv_scale: float = 1.0 / 3.0
+    activation: Activation = dataclasses.field(default_factory=_gelu)
+
+
+@dataclasses.dataclass
+class Swin(hyperparams.Config):
+    """Swin: model_id tiny | small; `num_heads` per stage, square `window_size`."""
+    model_id: str = 'tiny'
+    dims: List[int] = dataclasses.field(default_factory=list)
+    depths: List[int] = dataclasses.field(default_factory=list)
+    drop_path_rate: Optional[float] = None
+    num_heads: List[int] = dataclasses.field(default_factory=lambda: [3, 6, 12, 24])
+    window_size: int = 7
+    patch_size: int = 4
+    mlp_ratio: float = 4.0
+    activation: Activation = dataclasses.field(default_factory=_gelu)
+
+
+@dataclasses.dataclass
+class ActResNet(hyperparams.Config):
+    """torchvision-layout ResNet: model_id 18 | 34 | 50 | 101 | 152.
+
+    Attributes:
+      block: '' (from model_id) | basic | bottleneck; needed with custom depths only.
+      dims: stage widths (default 64, 128, 256, 512; bottlenecks expand them 4×).
+      activation_sites: all | bottleneck_3x3 (ACON's placement; see models/resnet.py).
+      norm_momentum / norm_epsilon: BatchNorm settings equal to PyTorch's 0.1 / 1e-5.
+    """
+    model_id: int = 50
+    block: str = ''
+    dims: List[int] = dataclasses.field(default_factory=list)
+    depths: List[int] = dataclasses.field(default_factory=list)
+    drop_path_rate: Optional[float] = None
+    stem_width: int = 64
+    activation_sites: str = 'all'
+    norm_momentum: float = 0.9
+    norm_epsilon: float = 1e-5
+    activation: Activation = dataclasses.field(
+        default_factory=lambda: default_activation('relu'))
+
+
+@dataclasses.dataclass
+class PosMLP(hyperparams.Config):
+    """PosMLP: model_id tiny | small; windows, channel groups γ and MLP ratios per stage.
+
+    Attributes:
+      positional_encoding: gqpe (default, the paper's PosMLP) | lrpe.
+      dropout_rate: dropout after each block's output projection.
+      norm_momentum: stem BatchNorm momentum (PyTorch's 0.1 = Keras 0.9; eps is 1e-6).
+    """
+    model_id: str = 'tiny'
+    dims: List[int] = dataclasses.field(default_factory=list)
+    depths: List[int] = dataclasses.field(default_factory=list)
+    drop_path_rate: Optional[float] = None
+    window_sizes: List[int] = dataclasses.field(default_factory=lambda: [14, 14, 14, 7])
+    groups: List[int] = dataclasses.field(default_factory=lambda: [8, 16, 32, 64])
+    mlp_ratios: List[float] = dataclasses.field(default_factory=lambda: [4.0, 4.0, 4.0, 2.0])
+    positional_encoding: str = 'gqpe'
+    dropout_rate: float = 0.0
+    norm_momentum: float = 0.9
+    activation: Activation = dataclasses.field(default_factory=_gelu)
+
+
+@dataclasses.dataclass
+class Backbone(mg_backbones.Backbone):
+    """Model Garden's backbone one-of plus convnext, hornet, swin, act_resnet and posmlp."""
+    convnext: ConvNeXt = dataclasses.field(default_factory=ConvNeXt)
+    hornet: HorNet = dataclasses.field(default_factory=HorNet)
+    swin: Swin = dataclasses.field(default_factory=Swin)
+    act_resnet: ActResNet = dataclasses.field(default_factory=ActResNet)
+    posmlp: PosMLP = dataclasses.field(default_factory=PosMLP)

@@ -1,0 +1,101 @@
+"""Classification input pieces the stock Model Garden pipeline lacks.
+
+Model Garden 2.20's `ImageClassificationTask.build_inputs` silently ignores three things the
+ConvNeXt/Swin/HorNet recipes rely on, so this module supplies them and the task passes them in:
+
+- RandAugment magnitude noise (`randaug.magnitude_std`, timm's `mstd`): the stock parser never
+  passes it, and the stock op adds noise of std 1 whatever value is given. `NoisyRandAugment`
+  samples `N(magnitude, magnitude_std)` clipped to [0, 10] per applied op, as timm does.
+- `crop_area_range` of the data config is never handed to the parser (the stock parser always
+  crops with area 0.08..1).
+- Labels are not range-checked: a label equal to `num_classes` (e.g. 1-based ImageNet records
+  with `num_classes: 1000`) one-hot encodes to an all-zero row and trains silently on it.
+  `Parser` stops the input pipeline with an error that names the cause and the fix.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import tensorflow as tf
+
+from official.vision.dataloaders import classification_input
+from official.vision.ops import augment
+
+# Largest RandAugment level in Model Garden's (and timm's) scale.
+MAX_LEVEL = 10.0
+
+
+class NoisyRandAugment(augment.RandAugment):
+    """RandAugment whose magnitude is redrawn as N(m, magnitude_std) for every op.
+
+    The stock class reads `self.magnitude` once per candidate op while building its switch;
+    making it a property that returns a fresh clipped normal draw gives each op application its
+    own magnitude, which is timm's `rand-m9-mstd0.5` behaviour, without copying the policy code.
+    The stock std-1 noise is switched off by keeping the parent's `magnitude_std` at 0.
+    """
+
+    def __init__(self, magnitude_std: float = 0.0, **kwargs):
+        super().__init__(magnitude_std=0.0, **kwargs)
+        if magnitude_std < 0:
+            raise ValueError(f'magnitude_std must be >= 0, got {magnitude_std}.')
+        self._noise_std = float(magnitude_std)
+
+    @property
+    def magnitude(self):
+        if self._noise_std <= 0:
+            return self._base_magnitude
+        noisy = self._base_magnitude + self._noise_std * tf.random.normal([])
+        return tf.clip_by_value(noisy, 0.0, MAX_LEVEL)
+
+    @magnitude.setter
+    def magnitude(self, value):
+        self._base_magnitude = float(value)
+
+
+class Parser(classification_input.Parser):
+    """The stock classification parser plus magnitude noise and a label range check."""
+
+    def __init__(self, *, check_labels: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        aug_type = kwargs.get('aug_type')
+        if aug_type is not None and aug_type.type == 'randaug':
+            cfg = aug_type.randaug
+            self._augmenter = NoisyRandAugment(
+                num_layers=cfg.num_layers, magnitude=cfg.magnitude,
+                cutout_const=cfg.cutout_const, translate_const=cfg.translate_const,
+                magnitude_std=cfg.magnitude_std,
+                prob_to_apply=cfg.prob_to_apply, exclude_ops=cfg.exclude_ops)
+        self._check_labels = check_labels and not self._is_multilabel
+
+    def _checked(self, label: tf.Tensor) -> tf.Tensor:
+        if not self._check_labels:
+            return label
+        num_classes = int(self._num_classes)
+        message = (
+            f'label outside [0, {num_classes}) (task.model.num_classes = {num_classes}). A label '
+            f'>= num_classes would train on an all-zero one-hot row. Records from '
+            f"tensorflow/tpu's converter are 1-based (1..1000): set task.model.num_classes: 1001, "
+            f'or rewrite the records with imagenet_to_gcs.py --label_offset=0. Label value:')
+        ok = tf.logical_and(label >= 0, label < num_classes)
+        with tf.control_dependencies([tf.debugging.Assert(ok, [message, label])]):
+            return tf.identity(label)
+
+    def _parse_train_data(self, decoded_tensors):
+        image, label = super()._parse_train_data(decoded_tensors)
+        return image, self._checked(label)
+
+    def _parse_eval_data(self, decoded_tensors):
+        image, label = super()._parse_eval_data(decoded_tensors)
+        return image, self._checked(label)
+
+
+def crop_area_range(params) -> Optional[tuple]:
+    """The data config's crop area range as a tuple (None keeps the parser default)."""
+    value = getattr(params, 'crop_area_range', None)
+    if value is None:
+        return None
+    low, high = (float(v) for v in value)
+    if not 0.0 < low <= high <= 1.0:
+        raise ValueError(f'crop_area_range must satisfy 0 < min <= max <= 1, got {value}; the '
+                         'ConvNeXt/Swin recipes use [0.08, 1.0].')
+    return (low, high)

@@ -1,0 +1,122 @@
+"""Trainer that evaluates raw and EMA weights in one evaluation and keeps a best checkpoint each.
+
+Model Garden's `base_trainer.Trainer` swaps the EMA weights in for the whole evaluation, so it
+reports only EMA metrics and exports only an EMA best checkpoint; papers report the raw-weight
+accuracy too, and which one is better changes during training. This subclass runs one pass with
+the raw weights and (when the optimizer keeps an EMA) one with the EMA weights swapped in, returns
+`accuracy`, `top_5_accuracy`, `ema_accuracy`, `ema_top_5_accuracy` (and the losses) together, and
+keeps `best_ckpt/` on `accuracy` (raw weights) and `ema_best_ckpt/` on `ema_accuracy` (saved
+while the EMA weights are swapped in, as Model Garden does, so its `model` holds EMA weights).
+
+It also hands `trainer.accumulation_steps` to the task before the datasets are built, since
+the task's input batch and train step both depend on it.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Optional
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+from official.core import base_trainer
+from official.core import train_utils
+from official.modeling import optimization
+
+EMA_PREFIX = 'ema_'
+
+
+def _exporter(export_dir: str, metric: str, comp: str, chief: bool):
+    """A best-checkpoint exporter; non-chief workers write into a throw-away folder.
+
+    Multi-worker saving needs every worker to take part (variables sync on read), but only
+    the chief may write into model_dir: Model Garden's checkpoint manager does the same.
+    """
+    if not chief:
+        export_dir = tempfile.mkdtemp()
+    return train_utils.BestCheckpointExporter(export_dir, metric, comp)
+
+
+class ActTrainer(base_trainer.Trainer):
+    """Model Garden's trainer with raw + EMA evaluation and two best checkpoints."""
+
+    def __init__(self, config, task, model, optimizer, train: bool = True,
+                 evaluate: bool = True, model_dir: Optional[str] = None, **kwargs):
+        steps = getattr(config.trainer, 'accumulation_steps', 1)
+        if hasattr(task, 'accumulation_steps'):
+            task.accumulation_steps = steps
+        elif steps != 1:
+            raise ValueError(
+                f'trainer.accumulation_steps={steps} needs official_ext.task.'
+                f'ActClassificationTask, got {type(task).__name__}; use an experiment from '
+                'official_ext.configs.experiments.')
+        kwargs.pop('checkpoint_exporter', None)
+        super().__init__(config, task, model, optimizer, train=train, evaluate=evaluate,
+                         checkpoint_exporter=None, **kwargs)
+        self._raw_exporter = None
+        self._ema_exporter = None
+        self.last_eval_logs = {}
+        if model_dir and evaluate:
+            chief = self.strategy.extended.should_checkpoint
+            t = config.trainer
+            comp = t.best_checkpoint_metric_comp
+            if t.best_checkpoint_export_subdir and t.best_checkpoint_eval_metric:
+                self._raw_exporter = _exporter(
+                    os.path.join(model_dir, t.best_checkpoint_export_subdir),
+                    t.best_checkpoint_eval_metric, comp, chief)
+            ema_dir = getattr(t, 'ema_best_checkpoint_export_subdir', '')
+            ema_metric = getattr(t, 'ema_best_checkpoint_eval_metric', '')
+            if self.has_ema and ema_dir and ema_metric:
+                self._ema_exporter = _exporter(os.path.join(model_dir, ema_dir), ema_metric,
+                                               comp, chief)
+
+    @property
+    def has_ema(self) -> bool:
+        """Whether the optimizer keeps an exponential moving average of the weights."""
+        return isinstance(self.optimizer, optimization.ExponentialMovingAverage)
+
+    def eval_begin(self):
+        """Resets metrics; unlike the stock trainer, does NOT swap in the EMA weights."""
+        for metric in self.validation_metrics + [self.validation_loss]:
+            metric.reset_states()
+
+    def eval_end(self, aggregated_logs=None):
+        """Collects this pass's metrics; no swap and no export (done once in `evaluate`)."""
+        self.join()
+        logs = {metric.name: metric.result() for metric in self.validation_metrics}
+        if self.validation_loss.count.numpy() != 0:
+            logs[self.validation_loss.name] = self.validation_loss.result()
+        if aggregated_logs:
+            logs.update(self.task.reduce_aggregated_logs(aggregated_logs,
+                                                         global_step=self.global_step))
+        return logs
+
+    def evaluate(self, num_steps):
+        """One evaluation: raw-weight pass, then EMA-weight pass, metrics side by side."""
+        logs = dict(super().evaluate(num_steps))
+        step = int(self.global_step.numpy())
+        if self.has_ema:
+            self.optimizer.swap_weights()
+            try:
+                ema_logs = super().evaluate(num_steps)
+                logs.update({EMA_PREFIX + k: v for k, v in ema_logs.items()})
+                self._export(self._ema_exporter, logs, step)
+            finally:
+                self.optimizer.swap_weights()
+        self._export(self._raw_exporter, logs, step)
+        self.last_eval_logs = {k: np.asarray(tf.convert_to_tensor(v)) for k, v in logs.items()}
+        logging.info('Evaluation at step %d: %s', step,
+                     {k: float(tf.convert_to_tensor(v).numpy()) for k, v in logs.items()
+                      if tf.convert_to_tensor(v).shape.rank == 0})
+        return logs
+
+    def _export(self, exporter, logs, step: int) -> None:
+        if exporter is None:
+            return
+        exporter.maybe_export_checkpoint(self.checkpoint, logs, step)
+        metric = exporter._metric_name[-1]  # pylint: disable=protected-access
+        best = exporter.best_ckpt_logs
+        if best is not None and metric in best:
+            logs['best_' + metric] = best[metric]

@@ -1,0 +1,293 @@
+"""Train and evaluate the project's experiments: the seed README's command, on TPU, GPU or CPU.
+
+    python3 run.py --experiment=convnext_imagenet --mode=train_and_eval --seed=0 --tpu=local \
+        --model_dir=gs://bucket/convnext_t --log_dir=logs/convnext_t \
+        --config_file=configs/tpgu/convnext_tiny_tpgu_7777.yaml
+
+This is Model Garden's `official/vision/train.py` flow (`train_lib.run_experiment`, Orbit)
+with what it lacks for this project:
+
+- `--seed` seeds Python, NumPy and TensorFlow (Model Garden has no seed flag); `--log_dir` is
+  where absl writes the log file (TensorBoard summaries stay under model_dir).
+- Strategy selection: `--tpu=NAME` (e.g. `local`) always means TPUStrategy; asking for a TPU
+  where there is none fails in seconds with a message saying how to run on GPU/CPU.
+  `mirrored` uses every visible GPU (no `num_gpus` needed) or every logical CPU device;
+  `one_device` uses GPU:0 if present, else the CPU; `multi_worker_mirrored` reads TF_CONFIG.
+  A YAML `runtime.tpu` is kept when `--tpu` is not given (the stock parser blanks it).
+- The trainer is `official_ext.trainer.ActTrainer` (raw + EMA metrics, two best checkpoints,
+  gradient accumulation); rerunning a command resumes from model_dir's latest checkpoint.
+- At start the model's trainable parameters and FLOPs (TensorFlow profiler count / 2, the
+  seed table's convention) are logged and written to model_dir/model_summary.txt.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import sys
+from typing import Optional
+
+from absl import app
+from absl import flags
+from absl import logging
+import numpy as np
+import tensorflow as tf
+import tf_keras
+
+from official.common import distribute_utils
+from official.common import flags as tfm_flags
+from official.core import task_factory
+from official.core import train_lib
+from official.core import train_utils
+from official.modeling import performance
+
+from official_ext import registry_imports  # noqa: F401  (backbones, experiments, task)
+from official_ext.trainer import ActTrainer
+
+FLAGS = flags.FLAGS
+MODES = ('train', 'eval', 'train_and_eval', 'continuous_eval')
+
+
+def define_flags() -> None:
+    """Model Garden's flags (--experiment --mode --model_dir --config_file --params_override
+    --tpu ...) plus --seed and --deterministic. --log_dir is absl's own flag."""
+    if 'experiment' not in FLAGS:
+        tfm_flags.define_flags()
+    if 'seed' not in FLAGS:
+        flags.DEFINE_integer('seed', None, 'Seeds Python, NumPy and TensorFlow.')
+        flags.DEFINE_bool('deterministic', False,
+                          'Also enable TensorFlow op determinism (slower input pipeline); '
+                          'needed for bit-identical runs with random augmentation.')
+
+
+class ConfigError(ValueError):
+    """A configuration or environment problem the user must fix; printed without traceback."""
+
+
+# ------------------------------------------------------------------------------ configuration
+class _Parser(train_utils.ExperimentParser):
+    """The stock parser, except that `--tpu` only overrides when it is given."""
+
+    def parse_runtime(self, params):
+        tpu = self._flags_obj.tpu
+        if tpu:
+            params.override({'runtime': {'tpu': tpu, 'distribution_strategy': 'tpu'}})
+        return params
+
+
+def parse_params(flags_obj):
+    """Experiment defaults <- each --config_file in order <- --params_override."""
+    if flags_obj.mode not in MODES:
+        raise ConfigError(f'--mode={flags_obj.mode!r} is not one of {", ".join(MODES)}.')
+    try:
+        return _Parser(flags_obj).parse()
+    except KeyError as e:
+        raise ConfigError(f'{e}. Check the key names in --config_file / --params_override '
+                          'against the experiment (see configs/ for examples).') from e
+
+
+# ------------------------------------------------------------------------------ strategies
+NO_TPU_HELP = ('To run on GPUs set `runtime.distribution_strategy: mirrored` (every visible GPU '
+               'is used); on a CPU set `runtime.distribution_strategy: one_device` and '
+               '`runtime.mixed_precision_dtype: float32`, and leave out --tpu.')
+
+
+def _check_tpu_reachable(address: str) -> None:
+    """Fails fast where a named Cloud TPU cannot be resolved (no GCE metadata server)."""
+    if address in ('', 'local') or address.startswith('grpc://'):
+        return
+    try:
+        socket.create_connection(('metadata.google.internal', 80), timeout=2).close()
+    except OSError as e:
+        raise ConfigError(f'--tpu={address}: this machine is not a Google Cloud VM (no metadata '
+                          f'server), so the TPU name cannot be resolved. {NO_TPU_HELP}') from e
+
+
+def build_strategy(runtime) -> tf.distribute.Strategy:
+    """The distribution strategy named by `runtime`, with GPUs/CPUs detected automatically."""
+    name = (runtime.distribution_strategy or 'one_device').lower()
+    gpus = tf.config.list_logical_devices('GPU')
+    if name == 'tpu':
+        address = runtime.tpu or 'local'
+        _check_tpu_reachable(address)
+        try:
+            return distribute_utils.get_distribution_strategy(
+                'tpu', tpu_address='' if address == 'local' else address)
+        except (tf.errors.NotFoundError, tf.errors.UnavailableError, ValueError,
+                RuntimeError) as e:
+            raise ConfigError(f'a TPU was requested (--tpu={address!s} / '
+                              f'runtime.distribution_strategy: tpu) but none was found: '
+                              f'{str(e).splitlines()[0][:200]}. {NO_TPU_HELP}') from e
+    if name == 'mirrored':
+        if runtime.num_gpus or gpus:
+            return distribute_utils.get_distribution_strategy(
+                'mirrored', num_gpus=runtime.num_gpus or len(gpus),
+                all_reduce_alg=runtime.all_reduce_alg, num_packs=runtime.num_packs)
+        cpus = [d.name for d in tf.config.list_logical_devices('CPU')]
+        return tf.distribute.MirroredStrategy(devices=cpus)
+    if name == 'one_device':
+        return distribute_utils.get_distribution_strategy(
+            'one_device', num_gpus=1 if gpus else 0)
+    if name == 'multi_worker_mirrored':
+        if 'TF_CONFIG' not in os.environ:
+            logging.warning('multi_worker_mirrored without TF_CONFIG runs as a single worker.')
+        return distribute_utils.get_distribution_strategy(
+            'multi_worker_mirrored', all_reduce_alg=runtime.all_reduce_alg)
+    if name == 'off':
+        return tf.distribute.get_strategy()
+    raise ConfigError(f'runtime.distribution_strategy={name!r} is not supported; use tpu, '
+                      'mirrored, one_device, multi_worker_mirrored or off.')
+
+
+def detected_num_gpus(runtime) -> int:
+    """GPUs the mirrored/one_device strategy will use (Model Garden's XLA switch reads it)."""
+    name = (runtime.distribution_strategy or '').lower()
+    gpus = len(tf.config.list_logical_devices('GPU'))
+    if name == 'mirrored':
+        return runtime.num_gpus or gpus
+    if name == 'one_device':
+        return min(gpus, 1)
+    return runtime.num_gpus
+
+
+# ------------------------------------------------------------------------------ helpers
+def seed_everything(seed: Optional[int], deterministic: bool = False) -> None:
+    """Seeds Python's, NumPy's and TensorFlow's global generators."""
+    if seed is None:
+        return
+    random.seed(seed)
+    np.random.seed(seed)
+    tf.random.set_seed(seed)
+    tf_keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+def log_to_dir(log_dir: Optional[str]) -> None:
+    """Sends absl's log to a file in log_dir (and keeps it on stderr)."""
+    if not log_dir:
+        return
+    tf.io.gfile.makedirs(log_dir)
+    FLAGS.alsologtostderr = True
+    logging.get_absl_handler().use_absl_log_file('run', log_dir)
+
+
+def _atomic_write(path: str, text: str) -> None:
+    tmp = os.path.join(os.path.dirname(path), '.' + os.path.basename(path) + '.tmp')
+    with tf.io.gfile.GFile(tmp, 'w') as f:
+        f.write(text)
+    tf.io.gfile.rename(tmp, path, overwrite=True)
+
+
+def model_summary(model: tf_keras.Model, params) -> dict:
+    """Trainable/total parameters and FLOPs per image (profiler count / 2, i.e. MACs)."""
+    trainable = int(sum(np.prod(v.shape) for v in model.trainable_variables))
+    total = int(sum(np.prod(v.shape) for v in model.variables))
+    flops = train_utils.try_count_flops(model)
+    backbone = params.task.model.backbone
+    return {
+        'backbone': backbone.type,
+        'backbone_config': backbone.get().as_dict() if backbone.get() is not None else None,
+        'input_size': list(params.task.model.input_size),
+        'num_classes': params.task.model.num_classes,
+        'trainable_params': trainable,
+        'total_params': total,
+        'gflops': None if flops is None else flops / 2 / 1e9,
+    }
+
+
+def write_model_summary(summary: dict, model_dir: str) -> None:
+    flops = 'unknown' if summary['gflops'] is None else f"{summary['gflops']:.3f}"
+    text = (f"trainable_params: {summary['trainable_params']}  "
+            f"({summary['trainable_params'] / 1e6:.2f} M)\n"
+            f"total_params: {summary['total_params']}\n"
+            f"flops_G: {flops}  (TensorFlow profiler float ops / 2 at batch 1, as the "
+            f"seed's table)\n"
+            f"backbone: {summary['backbone']}\ninput_size: {summary['input_size']}\n"
+            f"num_classes: {summary['num_classes']}\n"
+            f"backbone_config: {json.dumps(summary['backbone_config'], default=str)}\n")
+    tf.io.gfile.makedirs(model_dir)
+    _atomic_write(os.path.join(model_dir, 'model_summary.txt'), text)
+
+
+def _ensure_demo_data(params) -> None:
+    from data import digits
+    for data in (params.task.train_data, params.task.validation_data):
+        path = data.input_path
+        if isinstance(path, str) and not data.tfds_name and digits.ensure(path):
+            logging.info('Wrote the digits demo set for %s', path)
+
+
+# ------------------------------------------------------------------------------ main
+def run(flags_obj) -> dict:
+    """Runs one experiment from parsed flags; returns the final evaluation logs (or {})."""
+    log_to_dir(getattr(flags_obj, 'log_dir', None))
+    seed_everything(flags_obj.seed, flags_obj.deterministic)
+    model_dir = flags_obj.model_dir
+    if not model_dir:
+        raise ConfigError('--model_dir is required (checkpoints, summaries, params.yaml).')
+
+    params = parse_params(flags_obj)
+    runtime = params.runtime
+    if runtime.mixed_precision_dtype == 'float16' and params.trainer.optimizer_config.ema:
+        raise ConfigError('mixed_float16 with EMA crashes in Model Garden 2.20 (optimizer '
+                          'wrapper TypeError); use runtime.mixed_precision_dtype: bfloat16 or '
+                          'float32, or set trainer.optimizer_config.ema: null.')
+    strategy = build_strategy(runtime)
+    params.override({'runtime': {'num_gpus': detected_num_gpus(runtime)}})
+    params.validate()
+    params.lock()
+    logging.info('Strategy %s with %d replica(s).', type(strategy).__name__,
+                 strategy.num_replicas_in_sync)
+
+    chief = strategy.extended.should_checkpoint
+    if chief and 'train' in flags_obj.mode:
+        train_utils.serialize_config(params, model_dir)
+    if chief:
+        _ensure_demo_data(params)
+    if params.runtime.mixed_precision_dtype:
+        performance.set_mixed_precision_policy(params.runtime.mixed_precision_dtype)
+
+    mode = flags_obj.mode
+    with strategy.scope():
+        task = task_factory.get_task(params.task, logging_dir=model_dir)
+        model = task.build_model()
+        optimizer = train_utils.create_optimizer(task, params)
+        trainer = ActTrainer(params, task, model=model, optimizer=optimizer,
+                             train='train' in mode, evaluate='eval' in mode,
+                             model_dir=model_dir)
+
+    summary = model_summary(model, params)
+    logging.info('Model: %d trainable parameters (%.2f M), %s GFLOPs per image.',
+                 summary['trainable_params'], summary['trainable_params'] / 1e6,
+                 'unknown' if summary['gflops'] is None else f"{summary['gflops']:.3f}")
+    if chief:
+        write_model_summary(summary, model_dir)
+
+    train_lib.run_experiment(
+        distribution_strategy=strategy, task=task, mode=mode, params=params,
+        model_dir=model_dir, trainer=trainer)
+    logs = trainer.last_eval_logs
+    if logs:
+        shown = {k: round(float(v), 4) for k, v in logs.items()
+                 if np.ndim(v) == 0}
+        print('Final evaluation at step %d: %s' % (int(trainer.global_step.numpy()),
+                                                   json.dumps(shown)), flush=True)
+    return logs
+
+
+def main(argv) -> None:
+    del argv
+    try:
+        run(FLAGS)
+    except ConfigError as e:
+        logging.error('%s', e)
+        print(f'run.py: error: {e}', file=sys.stderr, flush=True)
+        sys.exit(2)
+
+
+if __name__ == '__main__':
+    define_flags()
+    flags.mark_flags_as_required(['experiment', 'mode', 'model_dir'])
+    app.run(main)
