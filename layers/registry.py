@@ -85,7 +85,7 @@ def _parse(spec: Any) -> Tuple[str, Dict[str, Any]]:
     return name, dict(inner)
 
 
-def get(spec: Any, name: Optional[str] = None) -> tf_keras.layers.Layer:
+def get(spec: Any, name: Optional[str] = None, **layer_kwargs: Any) -> tf_keras.layers.Layer:
     """Builds a NEW activation layer from a spec.
 
     Args:
@@ -94,6 +94,7 @@ def get(spec: Any, name: Optional[str] = None) -> tf_keras.layers.Layer:
         ignored, as in a full `Activation` config's `as_dict()`), or a Model Garden
         `hyperparams.Config` of that shape.
       name: optional Keras layer name.
+      **layer_kwargs: other base `tf_keras.layers.Layer` arguments (e.g. `dtype`), passed on.
 
     Returns:
       A fresh, unbuilt `tf_keras.layers.Layer`; every call returns a new object, so two call
@@ -122,4 +123,4 @@ def get(spec: Any, name: Optional[str] = None) -> tf_keras.layers.Layer:
             f'{list(valid)}.')
     if name is not None:
         kwargs['name'] = name
-    return cls(**kwargs)
+    return cls(**kwargs, **layer_kwargs)

@@ -211,3 +211,18 @@ def test_too_many_shards_is_a_clear_error(tmp_path):
     h.class_tree(root, {'n0001': 2}, val_per_class=1)
     with pytest.raises(ValueError, match='--train_shards=1024 must be between 1 and the 2'):
         convert.convert(root, str(tmp_path / 'out'), progress=False)
+
+
+def test_non_local_output_goes_through_tf_io_gfile(tmp_path):
+    """ram:// stands in for gs://: every output path must go through tf.io.gfile."""
+    root, out = str(tmp_path / 'raw'), 'ram://test_convert/out'
+    h.class_tree(root, {'n0001': 2, 'n0002': 2}, val_per_class=1)
+    convert.convert(root, out, train_shards=2, validation_shards=1, num_workers=1,
+                    progress=False)
+    assert sorted(tf.io.gfile.listdir(out)) == [
+        'conversion_state', 'labels.txt', 'skipped_files.txt', 'summary.json',
+        'train-00000-of-00002', 'train-00001-of-00002', 'validation-00000-of-00001']
+    assert len(h.read_records(out, 'train')) == 4
+    again = convert.convert(root, out, train_shards=2, validation_shards=1, num_workers=1,
+                            progress=False)
+    assert again['splits']['train']['written'] == 4

@@ -135,3 +135,17 @@ def test_orders_setting_in_get():
     layers.get({'type': 'tpgu', 'tpgu': {'order': 2, 'orders': []}})  # empty: ignored
     with pytest.raises(ValueError, match='stage_specs'):
         layers.get({'type': 'tpgu', 'tpgu': {'orders': [1, 2, 3, 4]}})
+
+
+@pytest.mark.parametrize('order', [0, 2, 5])
+def test_analytic_reference_grads_match_finite_differences(order):
+    """Checks the test's own analytic ∂y/∂a_i, ∂y/∂b (used on the extreme grid) numerically."""
+    x = grid2d(MODERATE)
+    p = _params(order)
+    grads = tpgu_param_grads(order)
+    for k in p:
+        h = 1e-6
+        up = dict(p, **{k: p[k] + h})
+        dn = dict(p, **{k: p[k] - h})
+        numeric = (tpgu_ref(x, **up) - tpgu_ref(x, **dn)) / (2 * h)
+        np.testing.assert_allclose(grads[k](x, **p), numeric, rtol=1e-5, atol=1e-6, err_msg=k)

@@ -1,0 +1,5 @@
+"""act_resnet: forward/backward with every registered activation, XLA train step, output shapes."""
+import pytest
+
+import layers
+
