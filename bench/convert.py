@@ -13,11 +13,11 @@ realistic) and measures, in the same run, on page-cached files:
 * converter: ``data.convert.convert`` end to end (pool start-up included) with 1 and N workers.
 
 Each contender runs --repeats times, interleaved, and its best rate is kept (other processes
-on a shared machine only ever slow a run down). Prints images/s and the ratios against the two targets of issue 5: converter >= 1.6x the
-baseline on 2 cores, and converter >= 0.8 * N * the single-core decode rate.
+on a shared machine only ever slow a run down). Prints images/s, CPU ms per image, and the
+ratios against the two targets of issue 5: converter >= 1.6x the baseline on 2 cores, and
+converter >= 0.8 * N * the single-core decode rate.
 """
 import argparse
-import io
 import multiprocessing
 import os
 import resource

@@ -6,7 +6,7 @@
 
 Initial values follow the authors' code: p1, p2 (and p) standard normal, β = 1.
 """
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
 import tensorflow as tf
 import tf_keras

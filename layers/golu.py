@@ -6,7 +6,7 @@ with `tf.where` on a safe input: where −γx exceeds `_Z_MAX` the gate is set t
 the exponential sees 0 instead, so both branches and their gradients stay finite. The gate is
 exactly 0 in float32 there whenever β ≥ 1e-30 (β·e^80 ≥ 5e4), i.e. for any sensible β.
 """
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
 import tensorflow as tf
 import tf_keras

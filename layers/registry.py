@@ -7,7 +7,7 @@ weightless functions, while every activation here is a layer with trainable weig
 """
 import collections.abc
 import inspect
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Type
+from typing import Any, Callable, Dict, List, Optional, Tuple, Type
 
 import tf_keras
 

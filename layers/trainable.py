@@ -4,7 +4,7 @@ In the authors' code each parameter is a scalar shared by the whole network. Her
 (each `layers.get`) owns one scalar set by default; `per_channel=True` gives each channel its own
 value (shape [C]; LinComb/NormLinComb weights [4, C]).
 """
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
 import tensorflow as tf
 import tf_keras

@@ -38,7 +38,8 @@ class ConvNeXtBlock(tf_keras.layers.Layer):
         super().__init__(**kwargs)
         self.dim = dim
         self.dwconv = tf_keras.layers.DepthwiseConv2D(
-            7, padding='same', depthwise_initializer=common.trunc_normal(), depthwise_regularizer=kernel_regularizer,
+            7, padding='same', depthwise_initializer=common.trunc_normal(),
+            depthwise_regularizer=kernel_regularizer,
             name='dwconv')
         self.norm = common.layer_norm(1e-6, name='norm')
         self.pwconv1 = tf_keras.layers.Dense(4 * dim, kernel_initializer=common.trunc_normal(),

@@ -31,7 +31,8 @@ def gnconv_widths(dim: int, order: int) -> List[int]:
     """Channel widths d = [C/2^(n-1), ..., C/2, C] of the n recursive gating steps."""
     if dim % (2 ** (order - 1)):
         raise ValueError(f'hornet: channels {dim} must be divisible by 2^(order-1) = '
-                         f'{2 ** (order - 1)} for gnConv order {order}; change `dims` or `gnconv_orders`.')
+                         f'{2 ** (order - 1)} for gnConv order {order}; change `dims` or '
+                         '`gnconv_orders`.')
     return [dim // 2 ** i for i in range(order)][::-1]
 
 
@@ -53,7 +54,8 @@ class GnConv(tf_keras.layers.Layer):
         self.proj_in = tf_keras.layers.Conv2D(2 * dim, 1, kernel_initializer=common.trunc_normal(),
                                               kernel_regularizer=kernel_regularizer, name='proj_in')
         self.dwconv = tf_keras.layers.DepthwiseConv2D(
-            7, padding='same', depthwise_initializer=common.trunc_normal(), depthwise_regularizer=kernel_regularizer,
+            7, padding='same', depthwise_initializer=common.trunc_normal(),
+            depthwise_regularizer=kernel_regularizer,
             name='dwconv')
         self.pws = [tf_keras.layers.Conv2D(self.widths[k + 1], 1,
                                            kernel_initializer=common.trunc_normal(),

@@ -79,20 +79,23 @@ class PoSGU(tf_keras.layers.Layer):
         n = self.window ** 2
         if self.encoding == 'gqpe':
             self.center = self.add_weight(name='position_center', shape=[self.groups, 2],
-                                          initializer='zeros', trainable=True)
+                                          initializer='zeros', trainable=True, autocast=False)
             self.shape_factor = self.add_weight(name='position_shape',
                                                 shape=[self.groups, 2, 2],
-                                                initializer=_identity_plus_noise, trainable=True)
+                                                initializer=_identity_plus_noise, trainable=True,
+                                                autocast=False)
         else:
             self.table = self.add_weight(name='relative_position_table',
                                          shape=[(2 * self.window - 1) ** 2, self.groups],
-                                         initializer=common.trunc_normal(), trainable=True)
+                                         initializer=common.trunc_normal(), trainable=True,
+                                         autocast=False)
         self.token_bias = self.add_weight(name='position_bias', shape=[n], initializer='zeros',
                                           trainable=True)
         super().build(input_shape)
 
     def mixing_weights(self) -> tf.Tensor:
-        """[γ, N(out m), N(in n)] token-mixing weights, computed in float32."""
+        """[γ, N(out m), N(in n)] token-mixing weights, computed in float32 (the weights are
+        created with autocast=False so mixed precision never rounds the positional encoding)."""
         if self.encoding == 'gqpe':
             d = tf.constant(self.offsets)[None] - self.center[:, None, None, :]  # [γ, N, N, 2]
             proj = tf.einsum('smni,sij->smnj', d, self.shape_factor)  # (S_sᵀ d) per pair
@@ -173,7 +176,8 @@ class PosMLP(tf_keras.Model):
         widths = [dims[0] // 2, dims[0]]
         for i, width in enumerate(widths):
             x = common.TorchPad2D(1, name=f'stem_pad{i + 1}')(x)
-            x = tf_keras.layers.Conv2D(width, 3, strides=2, kernel_initializer=common.torch_default_conv_init(),
+            x = tf_keras.layers.Conv2D(width, 3, strides=2,
+                                       kernel_initializer=common.torch_default_conv_init(),
                                        kernel_regularizer=kernel_regularizer,
                                        name=f'stem_conv{i + 1}')(x)
             x = common.exact_gelu(name=f'stem_gelu{i + 1}')(bn(x, f'stem_bn{i + 1}'))
@@ -188,7 +192,8 @@ class PosMLP(tf_keras.Model):
                                      f'must be 2·dims[{s - 1}] = {2 * dims[s - 1]}, got {dim}.')
                 x = common.TorchPad2D(1, name=f'downsample{s}_pad')(x)
                 x = tf_keras.layers.DepthwiseConv2D(
-                    3, strides=2, depth_multiplier=2, depthwise_initializer=common.torch_default_conv_init(),
+                    3, strides=2, depth_multiplier=2,
+                    depthwise_initializer=common.torch_default_conv_init(),
                     depthwise_regularizer=kernel_regularizer, name=f'downsample{s}_conv')(x)
                 x = common.layer_norm(LN_EPS, name=f'downsample{s}_norm')(x)
             h, w = x.shape[1], x.shape[2]

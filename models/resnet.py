@@ -188,5 +188,6 @@ def build_act_resnet(input_specs: tf_keras.layers.InputSpec, backbone_config: An
                          'per stage.')
     sync = bool(getattr(norm_activation_config, 'use_sync_bn', False))
     return ActResNet(block, dims, depths, cfg.activation, cfg.activation_sites, cfg.stem_width,
-                     float(cfg.drop_path_rate or 0.0), cfg.norm_momentum, cfg.norm_epsilon, sync, input_specs=input_specs,
+                     float(cfg.drop_path_rate or 0.0), cfg.norm_momentum, cfg.norm_epsilon, sync,
+                     input_specs=input_specs,
                      kernel_regularizer=l2_regularizer, name='act_resnet')

@@ -140,7 +140,8 @@ class SwinBlock(tf_keras.layers.Layer):
         self.norm1 = common.layer_norm(LN_EPS, name='norm1')
         self.attn = WindowAttention(dim, num_heads, window, kernel_regularizer, name='attn')
         self.norm2 = common.layer_norm(LN_EPS, name='norm2')
-        self.fc1 = tf_keras.layers.Dense(int(dim * mlp_ratio), kernel_initializer=common.trunc_normal(),
+        self.fc1 = tf_keras.layers.Dense(int(dim * mlp_ratio),
+                                         kernel_initializer=common.trunc_normal(),
                                          kernel_regularizer=kernel_regularizer, name='fc1')
         self.act = activation
         self.fc2 = tf_keras.layers.Dense(dim, kernel_initializer=common.trunc_normal(),

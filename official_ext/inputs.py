@@ -4,8 +4,9 @@ Model Garden 2.20's `ImageClassificationTask.build_inputs` silently ignores thre
 ConvNeXt/Swin/HorNet recipes rely on, so this module supplies them and the task passes them in:
 
 - RandAugment magnitude noise (`randaug.magnitude_std`, timm's `mstd`): the stock parser never
-  passes it, and the stock op adds noise of std 1 whatever value is given. `NoisyRandAugment`
-  samples `N(magnitude, magnitude_std)` clipped to [0, 10] per applied op, as timm does.
+  passes it; the stock op adds noise of std 1 whatever value is given, and its integer ops fail
+  with a noisy (tensor) magnitude. `NoisyRandAugment` samples `N(magnitude, magnitude_std)`
+  clipped to [0, 10] per applied op, as timm does.
 - `crop_area_range` of the data config is never handed to the parser (the stock parser always
   crops with area 0.08..1).
 - Labels are not range-checked: a label equal to `num_classes` (e.g. 1-based ImageNet records
@@ -26,30 +27,61 @@ MAX_LEVEL = 10.0
 
 
 class NoisyRandAugment(augment.RandAugment):
-    """RandAugment whose magnitude is redrawn as N(m, magnitude_std) for every op.
+    """RandAugment whose magnitude is redrawn as N(m, magnitude_std), clipped to [0, 10], per op.
 
-    The stock class reads `self.magnitude` once per candidate op while building its switch;
-    making it a property that returns a fresh clipped normal draw gives each op application its
-    own magnitude, which is timm's `rand-m9-mstd0.5` behaviour, without copying the policy code.
-    The stock std-1 noise is switched off by keeping the parent's `magnitude_std` at 0.
+    timm's `rand-m9-mstd0.5`. Model Garden's own `magnitude_std` path cannot be used: it adds
+    noise of std 1 whatever the value, and a tensor magnitude breaks its integer-argument ops
+    (Posterize, Solarize, SolarizeAdd fail with dtype errors). This subclass draws the level per
+    candidate op and casts those ops' arguments to the dtypes their functions need; the op
+    choice, probabilities and `prob_to_apply` follow the stock `_distort_common`.
     """
+
+    # Ops whose level-derived argument must match the uint8 image arithmetic.
+    _INT_ARG_OPS = ('Posterize', 'Solarize', 'SolarizeAdd')
 
     def __init__(self, magnitude_std: float = 0.0, **kwargs):
         super().__init__(magnitude_std=0.0, **kwargs)
         if magnitude_std < 0:
             raise ValueError(f'magnitude_std must be >= 0, got {magnitude_std}.')
-        self._noise_std = float(magnitude_std)
+        self.noise_std = float(magnitude_std)
 
-    @property
-    def magnitude(self):
-        if self._noise_std <= 0:
-            return self._base_magnitude
-        noisy = self._base_magnitude + self._noise_std * tf.random.normal([])
+    def sample_level(self) -> tf.Tensor:
+        """One magnitude draw: N(magnitude, noise_std) clipped to [0, MAX_LEVEL]."""
+        noisy = self.magnitude + self.noise_std * tf.random.normal([])
         return tf.clip_by_value(noisy, 0.0, MAX_LEVEL)
 
-    @magnitude.setter
-    def magnitude(self, value):
-        self._base_magnitude = float(value)
+    def _op(self, op_name: str, image: tf.Tensor, prob: tf.Tensor):
+        level = self.sample_level() if self.noise_std > 0 else self.magnitude
+        func, _, args = augment._parse_policy_info(  # pylint: disable=protected-access
+            op_name, prob, level, [128] * 3, self.cutout_const, self.translate_const, 0.0)
+        if self.noise_std > 0 and op_name in self._INT_ARG_OPS:
+            # Integer arithmetic in int32 (Solarize's threshold reaches 256), back to uint8.
+            args = tuple(tf.cast(a, tf.int32) if tf.is_tensor(a) else a for a in args)
+            if op_name == 'SolarizeAdd':
+                args = (tf.cast(args[0], tf.int64),) + args[1:]
+                return lambda: func(image, None, *args)[0]
+            if op_name == 'Posterize':
+                return lambda: func(image, None, tf.cast(args[0], tf.uint8))[0]
+            return lambda: tf.cast(func(tf.cast(image, tf.int32), None, *args)[0], tf.uint8)
+        return lambda: func(image, None, *args)[0]
+
+    def distort(self, image: tf.Tensor) -> tf.Tensor:
+        input_dtype = image.dtype
+        if input_dtype != tf.uint8:
+            image = tf.cast(tf.clip_by_value(image, 0.0, 255.0), tf.uint8)
+        for _ in range(self.num_layers):
+            choice = tf.random.uniform([], maxval=len(self.available_ops) + 1, dtype=tf.int32)
+            branches = []
+            for i, op_name in enumerate(self.available_ops):
+                prob = tf.random.uniform([], minval=0.2, maxval=0.8, dtype=tf.float32)
+                branches.append((i, self._op(op_name, image, prob)))
+            applied = tf.switch_case(choice, branches, default=lambda img=image: tf.identity(img))
+            if self.prob_to_apply is not None:
+                applied = tf.cond(tf.random.uniform([]) < self.prob_to_apply,
+                                  lambda a=applied: tf.identity(a),
+                                  lambda img=image: tf.identity(img))
+            image = applied
+        return tf.cast(image, input_dtype)
 
 
 class Parser(classification_input.Parser):

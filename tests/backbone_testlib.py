@@ -6,6 +6,7 @@ Everything is built the way a user's YAML is: `act_image_classification` → `cf
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any, Dict, Optional
 
 import numpy as np
@@ -149,3 +150,36 @@ def check_output_shapes(family: str, channels: list) -> None:
         side = TINY_INPUT // 2 ** level
         assert tuple(endpoints[str(level)].shape) == (2, side, side, c), level
     assert tuple(model(images).shape) == (2, TINY_CLASSES)
+
+
+# --- independent numpy references of the building blocks -------------------------------------
+_erf = np.vectorize(math.erf)
+
+
+def gelu_np(x):
+    return 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)))
+
+
+def layer_norm_np(x, gamma, beta, eps):
+    mean = x.mean(-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(-1, keepdims=True)
+    return (x - mean) / np.sqrt(var + eps) * gamma + beta
+
+
+def depthwise_same_np(x, kernel, bias):
+    """x [H, W, C], kernel [k, k, C]: stride-1 depthwise conv with symmetric zero padding."""
+    k = kernel.shape[0]
+    p = k // 2
+    h, w, _ = x.shape
+    xp = np.pad(x, [(p, p), (p, p), (0, 0)])
+    out = np.zeros_like(x)
+    for a in range(k):
+        for b in range(k):
+            out += xp[a:a + h, b:b + w, :] * kernel[a, b, :]
+    return out + bias
+
+
+def randomize(layer, seed, scale=0.5):
+    rng = np.random.default_rng(seed)
+    for v in layer.weights:
+        v.assign(rng.normal(size=v.shape).astype(np.float32) * scale)

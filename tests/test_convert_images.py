@@ -98,3 +98,25 @@ def test_transparent_pixels_become_white():
 def test_unreadable_file(tmp_path):
     checked = images.check_file(str(tmp_path / 'missing.JPEG'))
     assert not checked.ok and 'unreadable file' in checked.note
+
+
+def test_randomly_corrupted_jpegs_never_pass_when_tensorflow_rejects_them():
+    """Random byte damage in headers and scans: nothing TF cannot decode gets through."""
+    rng = np.random.default_rng(0)
+    sources = [_jpeg(), _jpeg(progressive=True), _jpeg(restart_marker_blocks=2)]
+    false_accepts, false_rejects, tf_rejects = [], 0, 0
+    for trial in range(150):
+        data = bytearray(sources[trial % 3])
+        sos = data.find(b'\xff\xda')
+        lo, hi = (2, sos) if trial % 2 else (sos + 12, len(data) - 2)
+        for pos in rng.integers(lo, hi, rng.choice([1, 4, 16])):
+            data[pos] = rng.integers(256)
+        data = bytes(data)
+        ok, tf_ok = images.check_bytes(data).ok, _tf_decodes(data)
+        tf_rejects += not tf_ok
+        false_rejects += tf_ok and not ok
+        if ok and not tf_ok:
+            false_accepts.append(trial)
+    assert tf_rejects > 20  # The damage really produces undecodable files.
+    assert false_accepts == []
+    assert false_rejects <= 5

@@ -1,44 +1,12 @@
 """ConvNeXt: every activation (forward/backward), XLA train step, shapes, one block vs numpy."""
-import math
-
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import backbone_testlib as bt
 import layers
+from backbone_testlib import depthwise_same_np, gelu_np, layer_norm_np, randomize
 from models import convnext
-
-_erf = np.vectorize(math.erf)
-
-
-def gelu_np(x):
-    return 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)))
-
-
-def layer_norm_np(x, gamma, beta, eps):
-    mean = x.mean(-1, keepdims=True)
-    var = ((x - mean) ** 2).mean(-1, keepdims=True)
-    return (x - mean) / np.sqrt(var + eps) * gamma + beta
-
-
-def depthwise_same_np(x, kernel, bias):
-    """x [H, W, C], kernel [k, k, C]: stride-1 depthwise conv with symmetric zero padding."""
-    k = kernel.shape[0]
-    p = k // 2
-    h, w, _ = x.shape
-    xp = np.pad(x, [(p, p), (p, p), (0, 0)])
-    out = np.zeros_like(x)
-    for a in range(k):
-        for b in range(k):
-            out += xp[a:a + h, b:b + w, :] * kernel[a, b, :]
-    return out + bias
-
-
-def randomize(layer, seed, scale=0.5):
-    rng = np.random.default_rng(seed)
-    for v in layer.weights:
-        v.assign(rng.normal(size=v.shape).astype(np.float32) * scale)
 
 
 @pytest.mark.parametrize('activation', layers.names())

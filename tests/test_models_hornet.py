@@ -6,7 +6,7 @@ import tensorflow as tf
 import backbone_testlib as bt
 import layers
 from models import hornet
-from test_models_convnext import depthwise_same_np, randomize
+from backbone_testlib import depthwise_same_np, randomize
 
 
 @pytest.mark.parametrize('activation', layers.names())

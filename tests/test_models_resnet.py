@@ -1,5 +1,87 @@
-"""act_resnet: forward/backward with every registered activation, XLA train step, output shapes."""
+"""act_resnet: exact torchvision counts, activation sites, every activation, XLA step, shapes."""
+import numpy as np
 import pytest
+import tensorflow as tf
+import tf_keras
 
+import backbone_testlib as bt
 import layers
 
+# Published torchvision counts (ImageNet head, 1000 classes).
+TORCHVISION = {18: 11_689_512, 34: 21_797_672, 50: 25_557_032, 101: 44_549_160,
+               152: 60_192_808}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('model_id', sorted(TORCHVISION))
+def test_exact_trainable_counts(model_id):
+    model = bt.build({'type': 'act_resnet', 'act_resnet': {'model_id': model_id}})
+    assert bt.trainable_count(model) == TORCHVISION[model_id]
+    tf_keras.backend.clear_session()
+
+
+@pytest.mark.parametrize('activation', layers.names())
+def test_forward_backward_every_activation(activation):
+    bt.check_forward_backward('act_resnet', activation)
+
+
+def test_jit_train_step():
+    bt.check_jit_train_step('act_resnet', {'type': 'acon_c'})
+
+
+def test_output_shapes():
+    bt.check_output_shapes('act_resnet', [16, 32, 32, 32])
+
+
+def _tpgu_layers(model):
+    cls = type(layers.get('tpgu'))
+    return [l for l in model.backbone.submodules if isinstance(l, cls)]
+
+
+@pytest.mark.parametrize('block,model_id', [('basic', 18), ('bottleneck', 50)])
+def test_activation_sites(block, model_id):
+    """`all`: stem + every ReLU; `bottleneck_3x3`: one site per block, after the (first) 3×3."""
+    order, dims, depths = 2, [4, 8], [2, 1]
+    spec = {'type': 'tpgu', 'tpgu': {'order': order}}
+    base = bt.trainable_count(bt.build_tiny('act_resnet', model_id=model_id, dims=dims,
+                                            depths=depths))
+    per_block = 2 if block == 'basic' else 3
+    expand = 1 if block == 'basic' else 4
+    for sites in ('all', 'bottleneck_3x3'):
+        model = bt.build_tiny('act_resnet', spec, model_id=model_id, dims=dims, depths=depths,
+                              activation_sites=sites)
+        acts = _tpgu_layers(model)
+        relus = [l for l in model.backbone.layers if isinstance(l, tf_keras.layers.ReLU)]
+        blocks = sum(depths)
+        if sites == 'all':
+            # stem (64 channels) + inside each block + after each addition.
+            inner = sum(d * ((per_block - 1) * c) for d, c in zip(depths, dims))
+            outer = sum(d * expand * c for d, c in zip(depths, dims))
+            expected = (order + 2) * (64 + inner + outer)
+            assert len(acts) == 1 + blocks * per_block and not relus
+        else:
+            expected = (order + 2) * sum(d * c for d, c in zip(depths, dims))
+            assert len(acts) == blocks
+            assert len(relus) == 1 + blocks * (per_block - 1)
+            names = sorted(l.name for l in acts)
+            suffix = '_act1' if block == 'basic' else '_act2'
+            assert all(n.endswith(suffix) for n in names), names
+        assert bt.trainable_count(model) - base == expected, sites
+
+
+def test_torchvision_layout_details():
+    model = bt.build_tiny('act_resnet', model_id=18, dims=[64, 128], depths=[2, 2])
+    names = [l.name for l in model.backbone.layers]
+    # No projection in the first basic block (64 → 64), one where the shape changes.
+    assert not any(n.startswith('stage1_block0_proj') for n in names)
+    assert 'stage2_block0_proj_conv' in names
+    bns = [l for l in model.backbone.layers if isinstance(l, tf_keras.layers.BatchNormalization)]
+    assert bns and all(abs(b.momentum - 0.9) < 1e-12 and abs(b.epsilon - 1e-5) < 1e-12
+                       for b in bns)
+    convs = [l for l in model.backbone.layers if isinstance(l, tf_keras.layers.Conv2D)]
+    assert convs and not any(c.use_bias for c in convs)
+
+
+def test_unknown_sites_names_the_fix():
+    with pytest.raises(ValueError, match='bottleneck_3x3'):
+        bt.build_tiny('act_resnet', activation_sites='some')

@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from data import records
 from official.vision.configs import common
+from official.vision.ops import augment
 from official_ext import inputs
 from official_ext import task as task_lib
 from official_ext.configs import experiments
@@ -20,7 +21,7 @@ def test_magnitude_noise_matches_timm_mstd(mean, std):
     aug = inputs.NoisyRandAugment(magnitude=mean, magnitude_std=std)
     tf.random.set_seed(0)
     # The property builds one random op; inside map_fn it is re-run for every element.
-    draws = tf.function(lambda: tf.map_fn(lambda _: aug.magnitude, tf.range(4000),
+    draws = tf.function(lambda: tf.map_fn(lambda _: aug.sample_level(), tf.range(4000),
                                           fn_output_signature=tf.float32))().numpy()
     want_mean, want_std = _clipped_normal_moments(mean, std)
     assert draws.min() >= 0.0 and draws.max() <= inputs.MAX_LEVEL
@@ -28,9 +29,30 @@ def test_magnitude_noise_matches_timm_mstd(mean, std):
     assert draws.std() == pytest.approx(want_std, rel=0.06)
 
 
-def test_zero_std_keeps_fixed_magnitude():
-    aug = inputs.NoisyRandAugment(magnitude=9, magnitude_std=0.0)
-    assert aug.magnitude == 9.0
+@pytest.mark.parametrize('std', [0.0, 0.5])
+def test_every_op_runs_with_noisy_magnitude(std):
+    # Each op alone (stock Model Garden fails on Posterize/Solarize/SolarizeAdd with noise).
+    image = tf.cast(tf.random.uniform([24, 24, 3], 0, 255, seed=1), tf.uint8)
+    for op in augment.RandAugment().available_ops:
+        aug = inputs.NoisyRandAugment(magnitude=9, magnitude_std=std, num_layers=1)
+        aug.available_ops = [op]
+        out = tf.function(aug.distort)(image)
+        assert out.dtype == tf.uint8 and out.shape == image.shape, op
+
+
+def test_solarize_threshold_follows_the_level():
+    # Solarize inverts pixels >= int(level / 10 * 256); m=5 with a tiny std gives 127 or 128.
+    aug = inputs.NoisyRandAugment(magnitude=5, magnitude_std=1e-4, num_layers=1,
+                                  prob_to_apply=1.0)
+    aug.available_ops = ['Solarize']
+    x = np.arange(256, dtype=np.uint8).reshape(16, 16, 1).repeat(3, -1)
+    expected = [np.where(x < t, x, 255 - x) for t in (127, 128)]
+    tf.random.set_seed(0)
+    outs = [aug.distort(tf.constant(x)).numpy() for _ in range(12)]
+    changed = [o for o in outs if not np.array_equal(o, x)]  # identity branch is 1 in 2
+    assert changed
+    for out in changed:
+        assert any(np.array_equal(out, e) for e in expected)
 
 
 def test_parser_uses_noisy_randaugment_with_config_std():
@@ -38,7 +60,7 @@ def test_parser_uses_noisy_randaugment_with_config_std():
         magnitude=9, magnitude_std=0.5, exclude_ops=['Cutout']))
     parser = inputs.Parser(output_size=[32, 32], num_classes=10, aug_type=aug_type)
     assert isinstance(parser._augmenter, inputs.NoisyRandAugment)
-    assert parser._augmenter._noise_std == 0.5
+    assert parser._augmenter.noise_std == 0.5
     assert 'Cutout' not in parser._augmenter.available_ops
 
 
