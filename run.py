@@ -7,7 +7,8 @@
 This is Model Garden's `official/vision/train.py` flow (`train_lib.run_experiment`, Orbit)
 with what it lacks for this project:
 
-- `--seed` seeds Python, NumPy and TensorFlow (Model Garden has no seed flag); `--log_dir` is
+- `--seed` seeds Python, NumPy and TensorFlow and the input readers' shuffles (Model Garden
+  has no seed flag); `--log_dir` is
   where absl writes the log file (TensorBoard summaries stay under model_dir).
 - Strategy selection: `--tpu=NAME` (e.g. `local`) always means TPUStrategy; asking for a TPU
   where there is none fails in seconds with a message saying how to run on GPU/CPU.
@@ -229,6 +230,11 @@ def run(flags_obj) -> dict:
         raise ConfigError('--model_dir is required (checkpoints, summaries, params.yaml).')
 
     params = parse_params(flags_obj)
+    if flags_obj.seed is not None:
+        # The input readers' shuffles are unseeded unless their config says otherwise.
+        for split in ('train_data', 'validation_data'):
+            if getattr(params.task, split).seed is None:
+                params.override({'task': {split: {'seed': flags_obj.seed}}})
     runtime = params.runtime
     if runtime.mixed_precision_dtype == 'float16' and params.trainer.optimizer_config.ema:
         raise ConfigError('mixed_float16 with EMA crashes in Model Garden 2.20 (optimizer '

@@ -45,8 +45,9 @@ def override(family, data, train_steps=2, size=32, accumulation=1, ema=True, aug
     train, val = data
     train_data = {'input_path': train, 'global_batch_size': 4, 'dtype': 'float32',
                   'shuffle_buffer_size': 8}
-    if not augment:
-        train_data.update({'aug_type': None, 'mixup_and_cutmix': None, 'random_erasing': None})
+    if not augment:  # no random ops in the input pipeline: the seed alone fixes the run
+        train_data.update({'aug_type': None, 'mixup_and_cutmix': None, 'random_erasing': None,
+                           'aug_crop': False, 'aug_rand_hflip': False})
     losses = ({'one_hot': False, 'soft_labels': True} if augment else
               {'one_hot': True, 'soft_labels': False})
     opt = {'ema': {'average_decay': 0.9}} if ema else {}
