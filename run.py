@@ -108,7 +108,6 @@ def _check_tpu_reachable(address: str) -> None:
 def build_strategy(runtime) -> tf.distribute.Strategy:
     """The distribution strategy named by `runtime`, with GPUs/CPUs detected automatically."""
     name = (runtime.distribution_strategy or 'one_device').lower()
-    gpus = tf.config.list_logical_devices('GPU')
     if name == 'tpu':
         address = runtime.tpu or 'local'
         _check_tpu_reachable(address)
@@ -121,6 +120,7 @@ def build_strategy(runtime) -> tf.distribute.Strategy:
                               f'runtime.distribution_strategy: tpu) but none was found: '
                               f'{str(e).splitlines()[0][:200]}. {NO_TPU_HELP}') from e
     if name == 'mirrored':
+        gpus = tf.config.list_logical_devices('GPU')
         if runtime.num_gpus or gpus:
             return distribute_utils.get_distribution_strategy(
                 'mirrored', num_gpus=runtime.num_gpus or len(gpus),
@@ -128,6 +128,7 @@ def build_strategy(runtime) -> tf.distribute.Strategy:
         cpus = [d.name for d in tf.config.list_logical_devices('CPU')]
         return tf.distribute.MirroredStrategy(devices=cpus)
     if name == 'one_device':
+        gpus = tf.config.list_logical_devices('GPU')
         return distribute_utils.get_distribution_strategy(
             'one_device', num_gpus=1 if gpus else 0)
     if name == 'multi_worker_mirrored':
@@ -224,7 +225,6 @@ def _ensure_demo_data(params) -> None:
 def run(flags_obj) -> dict:
     """Runs one experiment from parsed flags; returns the final evaluation logs (or {})."""
     log_to_dir(getattr(flags_obj, 'log_dir', None))
-    seed_everything(flags_obj.seed, flags_obj.deterministic)
     model_dir = flags_obj.model_dir
     if not model_dir:
         raise ConfigError('--model_dir is required (checkpoints, summaries, params.yaml).')
@@ -240,7 +240,10 @@ def run(flags_obj) -> dict:
         raise ConfigError('mixed_float16 with EMA crashes in Model Garden 2.20 (optimizer '
                           'wrapper TypeError); use runtime.mixed_precision_dtype: bfloat16 or '
                           'float32, or set trainer.optimizer_config.ema: null.')
+    # The strategy comes first: multi-worker collectives must be configured before TensorFlow
+    # initialises its runtime (listing devices or seeding would do that).
     strategy = build_strategy(runtime)
+    seed_everything(flags_obj.seed, flags_obj.deterministic)
     params.override({'runtime': {'num_gpus': detected_num_gpus(runtime)}})
     params.validate()
     params.lock()

@@ -36,7 +36,8 @@ def _exporter(export_dir: str, metric: str, comp: str, chief: bool):
     """
     if not chief:
         export_dir = tempfile.mkdtemp()
-    return train_utils.BestCheckpointExporter(export_dir, metric, comp)
+    exporter = train_utils.BestCheckpointExporter(export_dir, metric, comp)
+    return exporter, metric
 
 
 class ActTrainer(base_trainer.Trainer):
@@ -55,8 +56,8 @@ class ActTrainer(base_trainer.Trainer):
         kwargs.pop('checkpoint_exporter', None)
         super().__init__(config, task, model, optimizer, train=train, evaluate=evaluate,
                          checkpoint_exporter=None, **kwargs)
-        self._raw_exporter = None
-        self._ema_exporter = None
+        self._raw_exporter = (None, '')
+        self._ema_exporter = (None, '')
         self.last_eval_logs = {}
         if model_dir and evaluate:
             chief = self.strategy.extended.should_checkpoint
@@ -112,11 +113,11 @@ class ActTrainer(base_trainer.Trainer):
                       if tf.convert_to_tensor(v).shape.rank == 0})
         return logs
 
-    def _export(self, exporter, logs, step: int) -> None:
+    def _export(self, exporter_and_metric, logs, step: int) -> None:
+        exporter, metric = exporter_and_metric
         if exporter is None:
             return
         exporter.maybe_export_checkpoint(self.checkpoint, logs, step)
-        metric = exporter._metric_name[-1]  # pylint: disable=protected-access
         best = exporter.best_ckpt_logs
         if best is not None and metric in best:
             logs['best_' + metric] = best[metric]

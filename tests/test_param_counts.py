@@ -57,6 +57,22 @@ BUILT_ORDERS = {
     ('swin', 'tiny'): (2, 3, 4, 5), ('swin', 'small'): (3, 3, 3, 3),
 }
 ROWS = [(key, orders, millions) for key, rows in SEED_ROWS.items() for orders, millions in rows]
+# This module builds the T models; test_param_counts_small.py the S models (two files so that
+# pytest-xdist runs the slow builds on both workers).
+SIZE = 'tiny'
+
+
+def rows_of(size):
+    return [r for r in ROWS if r[0][1] == size]
+
+
+def row_id(row):
+    (family, size), orders, _ = row
+    return f'{family}-{size}-{"base" if orders is None else ",".join(map(str, orders))}'
+
+
+def keys_of(size):
+    return sorted(k for k in ARCH if k[1] == size)
 
 
 def formula(key, orders):
@@ -103,9 +119,7 @@ def test_formula_constants_match_the_reference():
     assert formula(('convnext', 'tiny'), (7, 8, 9, 10)) == 28_885_192
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize('key', sorted(ARCH), ids=lambda k: '-'.join(k))
-def test_exact_base_and_built_tpgu_counts(key):
+def check_built(key):
     total, base, widths = measured(key)
     assert base == ARCH[key][0]
     assert total == formula(key, BUILT_ORDERS[key])
@@ -113,12 +127,21 @@ def test_exact_base_and_built_tpgu_counts(key):
     assert list(widths) == [d * 4 * c for d, c in zip(depths, dims)]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize('key,orders,millions', ROWS,
-                         ids=[f'{k[0]}-{k[1]}-{o or "base"}' for k, o, _ in ROWS])
-def test_seed_row(key, orders, millions):
+def check_row(key, orders, millions):
     _, base, widths = measured(key)
     count = base + (0 if orders is None else
                     sum((o + 2) * w for o, w in zip(orders, widths)))
     assert count == formula(key, orders)
     assert printed_matches(count + FIXED_TENSORS.get(key, 0), millions), (count, millions)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('key', keys_of(SIZE), ids=lambda k: '-'.join(k))
+def test_exact_base_and_built_tpgu_counts(key):
+    check_built(key)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('key,orders,millions', rows_of(SIZE), ids=map(row_id, rows_of(SIZE)))
+def test_seed_row(key, orders, millions):
+    check_row(key, orders, millions)
