@@ -112,8 +112,8 @@ def build_strategy(runtime) -> tf.distribute.Strategy:
         address = runtime.tpu or 'local'
         _check_tpu_reachable(address)
         try:
-            return distribute_utils.get_distribution_strategy(
-                'tpu', tpu_address='' if address == 'local' else address)
+            # 'local' is the TPU VM's own TPU (the seed README's --tpu=local).
+            return distribute_utils.get_distribution_strategy('tpu', tpu_address=address)
         except (tf.errors.NotFoundError, tf.errors.UnavailableError, ValueError,
                 RuntimeError) as e:
             raise ConfigError(f'a TPU was requested (--tpu={address!s} / '
