@@ -213,6 +213,32 @@ def write_model_summary(summary: dict, model_dir: str) -> None:
     _atomic_write(os.path.join(model_dir, 'model_summary.txt'), text)
 
 
+def check_input_paths(params, mode: str) -> None:
+    """Fails before any accelerator is touched when an input glob matches no file.
+
+    Model Garden only notices an empty glob when the first batch is read, after the TPU has been
+    initialised and the model built. Demo folders (created on first use) are exempt.
+    """
+    from data import digits
+    splits = [('train_data', 'train' in mode), ('validation_data', 'eval' in mode)]
+    for split, used in splits:
+        data = getattr(params.task, split)
+        if not used or data.tfds_name:
+            continue
+        paths = data.input_path
+        patterns = [paths] if isinstance(paths, str) else list(paths or [])
+        patterns = [p.strip() for item in patterns for p in item.split(',') if p.strip()]
+        if not patterns:
+            raise ConfigError(f'task.{split}.input_path is empty: set it to your TFRecord glob '
+                              '(e.g. gs://bucket/imagenet/train-*) or set tfds_name.')
+        for pattern in patterns:
+            if not digits.is_demo_pattern(pattern) and not tf.io.gfile.glob(pattern):
+                raise ConfigError(
+                    f'task.{split}.input_path {pattern!r} matches no file. Point it at the '
+                    'shards written by imagenet_to_gcs.py (e.g. <dir>/train-* and '
+                    '<dir>/validation-*) in the YAML or with --params_override.')
+
+
 def _ensure_demo_data(params) -> None:
     from data import digits
     for data in (params.task.train_data, params.task.validation_data):
@@ -243,6 +269,7 @@ def run(flags_obj) -> dict:
     # The strategy comes first: multi-worker collectives must be configured before TensorFlow
     # initialises its runtime (listing devices or seeding would do that).
     strategy = build_strategy(runtime)
+    check_input_paths(params, flags_obj.mode)
     seed_everything(flags_obj.seed, flags_obj.deterministic)
     params.override({'runtime': {'num_gpus': detected_num_gpus(runtime)}})
     params.validate()

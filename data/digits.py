@@ -64,13 +64,15 @@ def ensure(pattern: str) -> bool:
     Only a pattern whose folder name contains 'digits' and which matches no file is acted on,
     so a real dataset path is never written to. Returns True when the set was written.
     """
-    if not pattern or glob.glob(pattern):
+    if not pattern or glob.glob(pattern) or not is_demo_pattern(pattern):
         return False
-    folder = os.path.dirname(pattern)
-    if MARKER not in os.path.basename(os.path.normpath(folder)):
-        return False
-    write(folder)
+    write(os.path.dirname(pattern))
     return True
+
+
+def is_demo_pattern(pattern: str) -> bool:
+    """True for an input glob inside a demo folder (its folder name contains 'digits')."""
+    return MARKER in os.path.basename(os.path.normpath(os.path.dirname(pattern)))
 
 
 def main() -> None:
