@@ -214,7 +214,7 @@ def write_model_summary(summary: dict, model_dir: str) -> None:
 
 
 def check_input_paths(params, mode: str) -> None:
-    """Fails before any accelerator is touched when an input glob matches no file.
+    """Fails before the model is built when an input glob matches no file.
 
     Model Garden only notices an empty glob when the first batch is read, after the TPU has been
     initialised and the model built. Demo folders (created on first use) are exempt.

@@ -23,6 +23,13 @@ IDS = [f'{n}-{s}' if s else n for n, s in SPECS]
 C = 8
 
 
+@pytest.fixture(autouse=True)
+def _seeded():
+    """Same initial weights in every run: the eager-vs-XLA tolerance below sits close to float32
+    rounding for high-order TPGU, so an unseeded draw of a_i made it flaky (1 in ~dozens runs)."""
+    tf_keras.utils.set_random_seed(0)
+
+
 def make(act, settings=None, **kw):
     return layers.get({'type': act, act: settings}, **kw)
 
