@@ -91,6 +91,27 @@ class LayerScale(tf_keras.layers.Layer):
         return {**super().get_config(), 'init_value': self.init_value}
 
 
+class BackboneModel(tf_keras.Model):
+    """A functional backbone whose outputs are a dict of endpoints, as Model Garden expects.
+
+    Model Garden's factory and `ClassificationModel` read `output_specs`; every family here passes
+    its endpoints and the settings `get_config` should report, so that plumbing lives once.
+    """
+
+    def __init__(self, inputs: tf_keras.Input, endpoints: dict, config: dict,
+                 **kwargs: Any) -> None:
+        self._output_specs = {k: v.get_shape() for k, v in endpoints.items()}
+        super().__init__(inputs=inputs, outputs=endpoints, **kwargs)
+        self._config_dict = dict(config)
+
+    @property
+    def output_specs(self) -> dict:
+        return self._output_specs
+
+    def get_config(self) -> dict:
+        return dict(self._config_dict)
+
+
 def layer_norm(eps: float, name: Optional[str] = None) -> tf_keras.layers.Layer:
     """LayerNorm over the channel (last) axis; channels-last makes ConvNeXt's 'channels_first' LN
     the same operation."""

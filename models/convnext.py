@@ -84,7 +84,7 @@ def head_feature(x: tf.Tensor) -> tf.Tensor:
     return common.layer_norm(1e-6, name='head_norm')(x)
 
 
-class ConvNeXt(tf_keras.Model):
+class ConvNeXt(common.BackboneModel):
     """ConvNeXt backbone returning endpoints '2'..'5' and `pre_logits`."""
 
     def __init__(self, dims: Sequence[int], depths: Sequence[int], activation: Any,
@@ -109,18 +109,10 @@ class ConvNeXt(tf_keras.Model):
             features.append(x)
         endpoints = common.stage_outputs_dict(features)
         endpoints[common.PRE_LOGITS] = head_feature(x)
-        self._output_specs = {k: v.get_shape() for k, v in endpoints.items()}
-        super().__init__(inputs=inputs, outputs=endpoints, **kwargs)
-        self._config_dict = {'dims': list(dims), 'depths': list(depths),
-                             'drop_path_rate': drop_path_rate,
-                             'layer_scale_init_value': layer_scale_init_value}
-
-    @property
-    def output_specs(self) -> dict:
-        return self._output_specs
-
-    def get_config(self) -> dict:
-        return dict(self._config_dict)
+        config = {'dims': list(dims), 'depths': list(depths),
+                  'drop_path_rate': drop_path_rate,
+                  'layer_scale_init_value': layer_scale_init_value}
+        super().__init__(inputs, endpoints, config, **kwargs)
 
 
 @factory.register_backbone_builder('convnext')

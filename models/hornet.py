@@ -105,7 +105,7 @@ class HorNetBlock(tf_keras.layers.Layer):
         return x + self.drop_path(self.ls2(y), training=training)
 
 
-class HorNet(tf_keras.Model):
+class HorNet(common.BackboneModel):
     """HorNet backbone returning endpoints '2'..'5' and `pre_logits`."""
 
     def __init__(self, dims: Sequence[int], depths: Sequence[int], activation: Any,
@@ -135,17 +135,9 @@ class HorNet(tf_keras.Model):
             features.append(x)
         endpoints = common.stage_outputs_dict(features)
         endpoints[common.PRE_LOGITS] = convnext.head_feature(x)
-        self._output_specs = {k: v.get_shape() for k, v in endpoints.items()}
-        super().__init__(inputs=inputs, outputs=endpoints, **kwargs)
-        self._config_dict = {'dims': list(dims), 'depths': list(depths), 'orders': list(orders),
-                             'drop_path_rate': drop_path_rate}
-
-    @property
-    def output_specs(self) -> dict:
-        return self._output_specs
-
-    def get_config(self) -> dict:
-        return dict(self._config_dict)
+        config = {'dims': list(dims), 'depths': list(depths), 'orders': list(orders),
+                  'drop_path_rate': drop_path_rate}
+        super().__init__(inputs, endpoints, config, **kwargs)
 
 
 @factory.register_backbone_builder('hornet')

@@ -146,7 +146,7 @@ class PosMLPBlock(tf_keras.layers.Layer):
         return x + self.drop_path(y, training=training)
 
 
-class PosMLP(tf_keras.Model):
+class PosMLP(common.BackboneModel):
     """PosMLP backbone returning endpoints '2'..'5' and `pre_logits`."""
 
     def __init__(self, dims: Sequence[int], depths: Sequence[int], activation: Any,
@@ -213,18 +213,10 @@ class PosMLP(tf_keras.Model):
         endpoints = common.stage_outputs_dict(features)
         y = common.layer_norm(LN_EPS, name='head_norm')(x)
         endpoints[common.PRE_LOGITS] = tf_keras.layers.GlobalAveragePooling2D(name='head_pool')(y)
-        self._output_specs = {k: v.get_shape() for k, v in endpoints.items()}
-        super().__init__(inputs=inputs, outputs=endpoints, **kwargs)
-        self._config_dict = {'dims': list(dims), 'depths': list(depths),
-                             'window_sizes': list(window_sizes), 'groups': list(groups),
-                             'positional_encoding': positional_encoding}
-
-    @property
-    def output_specs(self) -> dict:
-        return self._output_specs
-
-    def get_config(self) -> dict:
-        return dict(self._config_dict)
+        config = {'dims': list(dims), 'depths': list(depths),
+                  'window_sizes': list(window_sizes), 'groups': list(groups),
+                  'positional_encoding': positional_encoding}
+        super().__init__(inputs, endpoints, config, **kwargs)
 
 
 @factory.register_backbone_builder('posmlp')

@@ -114,7 +114,7 @@ class _ResNetBuilder:
         return self.act(y, stage, f'{name}_act_out')
 
 
-class ActResNet(tf_keras.Model):
+class ActResNet(common.BackboneModel):
     """torchvision-layout ResNet returning the stage maps as endpoints '2'..'5'."""
 
     def __init__(self, block: str, dims: Sequence[int], depths: Sequence[int], activation: Any,
@@ -146,17 +146,9 @@ class ActResNet(tf_keras.Model):
                 x = unit(x, dim, stride, s, f'stage{s + 1}_block{i}', rates[s][i])
             features.append(x)
         endpoints = common.stage_outputs_dict(features)
-        self._output_specs = {k: v.get_shape() for k, v in endpoints.items()}
-        super().__init__(inputs=inputs, outputs=endpoints, **kwargs)
-        self._config_dict = {'block': block, 'dims': list(dims), 'depths': list(depths),
-                             'activation_sites': activation_sites}
-
-    @property
-    def output_specs(self) -> dict:
-        return self._output_specs
-
-    def get_config(self) -> dict:
-        return dict(self._config_dict)
+        config = {'block': block, 'dims': list(dims), 'depths': list(depths),
+                  'activation_sites': activation_sites}
+        super().__init__(inputs, endpoints, config, **kwargs)
 
 
 @factory.register_backbone_builder('act_resnet')

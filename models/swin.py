@@ -184,7 +184,7 @@ class PatchMerging(tf_keras.layers.Layer):
         return self.reduction(self.norm(x))
 
 
-class Swin(tf_keras.Model):
+class Swin(common.BackboneModel):
     """Swin backbone returning endpoints '2'..'5' (before each merging) and `pre_logits`."""
 
     def __init__(self, dims: Sequence[int], depths: Sequence[int], num_heads: Sequence[int],
@@ -223,17 +223,9 @@ class Swin(tf_keras.Model):
         endpoints = common.stage_outputs_dict(features)
         y = common.layer_norm(LN_EPS, name='head_norm')(x)
         endpoints[common.PRE_LOGITS] = tf_keras.layers.GlobalAveragePooling2D(name='head_pool')(y)
-        self._output_specs = {k: v.get_shape() for k, v in endpoints.items()}
-        super().__init__(inputs=inputs, outputs=endpoints, **kwargs)
-        self._config_dict = {'dims': list(dims), 'depths': list(depths),
-                             'num_heads': list(num_heads), 'window_size': window_size}
-
-    @property
-    def output_specs(self) -> dict:
-        return self._output_specs
-
-    def get_config(self) -> dict:
-        return dict(self._config_dict)
+        config = {'dims': list(dims), 'depths': list(depths),
+                  'num_heads': list(num_heads), 'window_size': window_size}
+        super().__init__(inputs, endpoints, config, **kwargs)
 
 
 @factory.register_backbone_builder('swin')
