@@ -16,7 +16,14 @@ with what it lacks for this project:
   `one_device` uses GPU:0 if present, else the CPU; `multi_worker_mirrored` reads TF_CONFIG.
   A YAML `runtime.tpu` is kept when `--tpu` is not given (the stock parser blanks it).
 - The trainer is `official_ext.trainer.ActTrainer` (raw + EMA metrics, two best checkpoints,
-  gradient accumulation); rerunning a command resumes from model_dir's latest checkpoint.
+  gradient accumulation) under `official_ext.controller.ActController`.
+- Integrity: rerunning a command resumes from model_dir's latest checkpoint exactly where the
+  interrupted run was (same batches, same random draws: official_ext/stream.py,
+  official_ext/determinism.py), with evaluations and checkpoints on the same steps; a model_dir
+  that holds another model's checkpoints is refused before anything is built
+  (official_ext/model_dir.py); params.yaml keeps the first run's config and later runs add
+  params-<UTC time>.yaml; a NaN/Inf loss stops the run (exit 1) without checkpointing it; the
+  demo set is only written into the demo's own folder.
 - At start the model's trainable parameters and FLOPs (TensorFlow profiler count / 2, the
   seed table's convention) are logged and written to model_dir/model_summary.txt.
 """
@@ -43,7 +50,10 @@ from official.core import train_lib
 from official.core import train_utils
 from official.modeling import performance
 
+from official_ext import model_dir as model_dir_lib
 from official_ext import registry_imports  # noqa: F401  (backbones, experiments, task)
+from official_ext.controller import ActController
+from official_ext.controller import NonFiniteError
 from official_ext.trainer import ActTrainer
 
 FLAGS = flags.FLAGS
@@ -217,9 +227,9 @@ def check_input_paths(params, mode: str) -> None:
     """Fails before the model is built when an input glob matches no file.
 
     Model Garden only notices an empty glob when the first batch is read, after the TPU has been
-    initialised and the model built. Demo folders (created on first use) are exempt.
+    initialised and the model built. Runs after `_ensure_demo_data`, so the demo's folder is
+    checked like any other.
     """
-    from data import digits
     splits = [('train_data', 'train' in mode), ('validation_data', 'eval' in mode)]
     for split, used in splits:
         data = getattr(params.task, split)
@@ -232,7 +242,7 @@ def check_input_paths(params, mode: str) -> None:
             raise ConfigError(f'task.{split}.input_path is empty: set it to your TFRecord glob '
                               '(e.g. gs://bucket/imagenet/train-*) or set tfds_name.')
         for pattern in patterns:
-            if not digits.is_demo_pattern(pattern) and not tf.io.gfile.glob(pattern):
+            if not tf.io.gfile.glob(pattern):
                 raise ConfigError(
                     f'task.{split}.input_path {pattern!r} matches no file. Point it at the '
                     'shards written by imagenet_to_gcs.py (e.g. <dir>/train-* and '
@@ -240,11 +250,28 @@ def check_input_paths(params, mode: str) -> None:
 
 
 def _ensure_demo_data(params) -> None:
+    """Writes the digits demo set for a demo config's missing folder (see data/digits.py)."""
     from data import digits
     for data in (params.task.train_data, params.task.validation_data):
         path = data.input_path
         if isinstance(path, str) and not data.tfds_name and digits.ensure(path):
             logging.info('Wrote the digits demo set for %s', path)
+
+
+def resolve_seed(flags_obj, params, model_dir: str) -> int:
+    """--seed, else the seed recorded in model_dir (a resume must reuse it), else a new one.
+
+    The training input and the model's random draws are functions of this seed and the step
+    (official_ext/stream.py), so a resumed run must use the seed of the run it continues.
+    """
+    if flags_obj.seed is not None:
+        return int(flags_obj.seed)
+    if params.task.train_data.seed is not None:
+        return int(params.task.train_data.seed)
+    recorded = model_dir_lib.recorded_seed(model_dir)
+    if recorded is not None:
+        return recorded
+    return random.SystemRandom().randrange(2 ** 31)
 
 
 # ------------------------------------------------------------------------------ main
@@ -256,11 +283,10 @@ def run(flags_obj) -> dict:
         raise ConfigError('--model_dir is required (checkpoints, summaries, params.yaml).')
 
     params = parse_params(flags_obj)
-    if flags_obj.seed is not None:
-        # The input readers' shuffles are unseeded unless their config says otherwise.
-        for split in ('train_data', 'validation_data'):
-            if getattr(params.task, split).seed is None:
-                params.override({'task': {split: {'seed': flags_obj.seed}}})
+    seed = resolve_seed(flags_obj, params, model_dir)
+    for split in ('train_data', 'validation_data'):
+        if getattr(params.task, split).seed is None:
+            params.override({'task': {split: {'seed': seed}}})
     runtime = params.runtime
     if runtime.mixed_precision_dtype == 'float16' and params.trainer.optimizer_config.ema:
         raise ConfigError('mixed_float16 with EMA crashes in Model Garden 2.20 (optimizer '
@@ -269,19 +295,25 @@ def run(flags_obj) -> dict:
     # The strategy comes first: multi-worker collectives must be configured before TensorFlow
     # initialises its runtime (listing devices or seeding would do that).
     strategy = build_strategy(runtime)
+    chief = strategy.extended.should_checkpoint
+    if chief:
+        _ensure_demo_data(params)
     check_input_paths(params, flags_obj.mode)
     seed_everything(flags_obj.seed, flags_obj.deterministic)
     params.override({'runtime': {'num_gpus': detected_num_gpus(runtime)}})
     params.validate()
     params.lock()
+    try:
+        model_dir_lib.check_compatible(params, model_dir)
+    except model_dir_lib.ModelDirError as e:
+        raise ConfigError(str(e)) from e
     logging.info('Strategy %s with %d replica(s).', type(strategy).__name__,
                  strategy.num_replicas_in_sync)
 
-    chief = strategy.extended.should_checkpoint
-    if chief and 'train' in flags_obj.mode:
-        train_utils.serialize_config(params, model_dir)
     if chief:
-        _ensure_demo_data(params)
+        model_dir_lib.remove_partial_checkpoints(model_dir)
+        if 'train' in flags_obj.mode:
+            model_dir_lib.record_config(params, model_dir)
     if params.runtime.mixed_precision_dtype:
         performance.set_mixed_precision_policy(params.runtime.mixed_precision_dtype)
 
@@ -303,7 +335,7 @@ def run(flags_obj) -> dict:
 
     train_lib.run_experiment(
         distribution_strategy=strategy, task=task, mode=mode, params=params,
-        model_dir=model_dir, trainer=trainer)
+        model_dir=model_dir, trainer=trainer, controller_cls=ActController)
     logs = trainer.last_eval_logs
     if logs:
         shown = {k: round(float(v), 4) for k, v in logs.items()
@@ -321,6 +353,10 @@ def main(argv) -> None:
         logging.error('%s', e)
         print(f'run.py: error: {e}', file=sys.stderr, flush=True)
         sys.exit(2)
+    except NonFiniteError as e:
+        logging.error('%s', e)
+        print(f'run.py: error: {e}', file=sys.stderr, flush=True)
+        sys.exit(1)
 
 
 if __name__ == '__main__':

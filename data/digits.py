@@ -9,7 +9,8 @@ The split is a fixed stratified 80/20 (1,437 train / 360 validation).
     python -m data.digits --out_dir /tmp/act_digits
 
 `run.py` also calls `ensure()` for its input paths, so the demo configs create the set on
-first use.
+first use: only in a folder whose name contains 'digits' and that is absent, empty or marked as
+the demo's own by the `.act_digits_demo` file written with the set, never in any other folder.
 """
 from __future__ import annotations
 
@@ -58,15 +59,36 @@ def write(out_dir: str, train_shards: int = 2, validation_shards: int = 1) -> Li
     return paths
 
 
-def ensure(pattern: str) -> bool:
-    """Creates the digits set for an input glob that names a missing demo folder.
+# Written beside the shards: the proof that a folder is the demo's own and may be (re)written.
+MARKER_FILE = '.act_digits_demo'
 
-    Only a pattern whose folder name contains 'digits' and which matches no file is acted on,
-    so a real dataset path is never written to. Returns True when the set was written.
+
+def demo_folder_state(folder: str) -> str:
+    """'absent', 'empty', 'demo' (holds the marker file) or 'foreign' (anything else)."""
+    if not os.path.isdir(folder):
+        return 'absent' if not os.path.exists(folder) else 'foreign'
+    entries = os.listdir(folder)
+    if not entries:
+        return 'empty'
+    return 'demo' if MARKER_FILE in entries else 'foreign'
+
+
+def ensure(pattern: str) -> bool:
+    """Creates the digits set for an input glob inside the demo's own folder, if it is missing.
+
+    Acts only on a pattern whose folder name contains 'digits', that matches no file, and whose
+    folder is absent, empty, or holds the marker file written with an earlier copy of the set.
+    A folder holding anything else is never written to (the caller then reports the glob that
+    matches nothing). Returns True when the set was written.
     """
     if not pattern or glob.glob(pattern) or not is_demo_pattern(pattern):
         return False
-    write(os.path.dirname(pattern))
+    folder = os.path.dirname(pattern)
+    if demo_folder_state(folder) == 'foreign':
+        return False
+    write(folder)
+    with open(os.path.join(folder, MARKER_FILE), 'w') as f:
+        f.write('Written by data/digits.py: the demo set; run.py may rewrite this folder.\n')
     return True
 
 

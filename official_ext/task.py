@@ -13,6 +13,11 @@ What Model Garden's `ImageClassificationTask` lacks and this subclass adds:
 - `build_inputs` passes `crop_area_range` and RandAugment's `magnitude_std` (timm's `mstd`),
   both silently dropped by the stock task, and checks every label against `num_classes`
   (see official_ext/inputs.py).
+- Exact resume: the training input is `official_ext.stream`'s keyed stream, built from
+  `start_step` (set by the trainer after the checkpoint is restored), and the model's own
+  randomness (stochastic depth, dropout) is keyed by (seed, optimizer step, replica,
+  micro-batch) through `official_ext.determinism`, so a restarted run continues the run it
+  resumes instead of replaying its first batches with new random draws.
 """
 from __future__ import annotations
 
@@ -30,8 +35,13 @@ from official.vision.dataloaders import tfds_factory
 from official.vision.ops import augment
 from official.vision.tasks import image_classification
 
+from official_ext import determinism
 from official_ext import inputs
+from official_ext import stream
 from official_ext.configs import experiments
+
+# Key domain of the model's randomness (apart from the input stream's keys).
+MODEL_KEY_DOMAIN = -2
 
 
 @task_factory.register_task_cls(experiments.TaskConfig)
@@ -42,6 +52,8 @@ class ActClassificationTask(image_classification.ImageClassificationTask):
                  accumulation_steps: int = 1):
         super().__init__(params, logging_dir=logging_dir, name=name)
         self.accumulation_steps = accumulation_steps
+        # The optimizer step the training input starts at (the trainer sets it on resume).
+        self.start_step = 0
 
     @property
     def accumulation_steps(self) -> int:
@@ -101,6 +113,10 @@ class ActClassificationTask(image_classification.ImageClassificationTask):
                 switch_prob=mix.switch_prob, label_smoothing=mix.label_smoothing,
                 num_classes=num_classes)
 
+        if self._uses_stream(params):
+            return self._stream_inputs(params, input_context, decoder.decode,
+                                       parser.parse_fn(True), postprocess_fn)
+
         sample_fn = None
         if params.is_training and params.repeated_augment is not None:
             copies = params.repeated_augment
@@ -119,6 +135,46 @@ class ActClassificationTask(image_classification.ImageClassificationTask):
             postprocess_fn=postprocess_fn,
             sample_fn=sample_fn)
         return reader.read(input_context=input_context)
+
+    @property
+    def seed(self) -> int:
+        """The run's seed (run.py always sets `train_data.seed`; 0 when used without it)."""
+        return int(self.task_config.train_data.seed or 0)
+
+    @staticmethod
+    def _uses_stream(params) -> bool:
+        """Training from TFRecord files goes through the exactly resumable stream.
+
+        tfds inputs, `repeated_augment` and `cache` keep Model Garden's reader (a resume then
+        replays that input from its start; run.py says so).
+        """
+        return (params.is_training and not params.tfds_name and not params.cache
+                and params.repeated_augment is None
+                and params.file_type in ('tfrecord', 'tfrecord_compressed'))
+
+    def _stream_inputs(self, params, input_context, decode_fn, parse_fn, postprocess_fn):
+        """The keyed training stream (official_ext/stream.py) from `self.start_step` on."""
+        from official.core import input_reader as mg_input_reader
+        files = sorted(mg_input_reader.match_files(params.input_path))
+        pipelines = input_context.num_input_pipelines if input_context else 1
+        pipeline_id = input_context.input_pipeline_id if input_context else 0
+        replicas = input_context.num_replicas_in_sync if input_context else 1
+        batch = (input_context.get_per_replica_batch_size(params.global_batch_size)
+                 if input_context else params.global_batch_size)
+        records_per_step = batch * (replicas // pipelines)
+        source = stream.TrainingStream(
+            files, self.seed, pipeline_id, pipelines,
+            shuffle_buffer=params.shuffle_buffer_size, cycle_length=params.cycle_length or 16,
+            compression='GZIP' if params.file_type == 'tfrecord_compressed' else None)
+        return stream.build(source, self.start_step, records_per_step, batch, decode_fn,
+                            parse_fn, postprocess_fn)
+
+    def _model_key(self, optimizer, micro_batch=0) -> tf.Tensor:
+        """Key of the model's randomness at this optimizer step, replica and micro-batch."""
+        replica = tf.distribute.get_replica_context()
+        replica_id = replica.replica_id_in_sync_group if replica is not None else 0
+        return determinism.element_key(self.seed, MODEL_KEY_DOMAIN, optimizer.iterations,
+                                       replica_id, micro_batch)
 
     # ----------------------------------------------------------------------------- training
     def _training_labels(self, labels: tf.Tensor) -> tf.Tensor:
@@ -142,7 +198,8 @@ class ActClassificationTask(image_classification.ImageClassificationTask):
         """One optimizer update; with accumulation, over N micro-batches of this replica's data."""
         n = self.accumulation_steps
         if n == 1:
-            return super().train_step(inputs, model, optimizer, metrics=metrics)
+            with determinism.keyed_randomness(self._model_key(optimizer)):
+                return super().train_step(inputs, model, optimizer, metrics=metrics)
 
         features, labels = inputs
         labels = self._training_labels(labels)
@@ -166,7 +223,8 @@ class ActClassificationTask(image_classification.ImageClassificationTask):
         def body(i, loss_sum, accumulated):
             micro_features = tf.nest.map_structure(lambda t: tf.gather(t, i), features)
             micro_labels = tf.nest.map_structure(lambda t: tf.gather(t, i), labels)
-            with tf.GradientTape() as tape:
+            with tf.GradientTape() as tape, determinism.keyed_randomness(
+                    self._model_key(optimizer, i)):
                 outputs = model(micro_features, training=True)
                 outputs = tf.nest.map_structure(lambda x: tf.cast(x, tf.float32), outputs)
                 loss = self.build_losses(model_outputs=outputs, labels=micro_labels,

@@ -9,10 +9,17 @@ keeps `best_ckpt/` on `accuracy` (raw weights) and `ema_best_ckpt/` on `ema_accu
 while the EMA weights are swapped in, as Model Garden does, so its `model` holds EMA weights).
 
 It also hands `trainer.accumulation_steps` to the task before the datasets are built, since
-the task's input batch and train step both depend on it.
+the task's input batch and train step both depend on it, and rebuilds the training input at the
+step the checkpoint was restored to (see official_ext/stream.py), so a resumed run reads the
+batches the interrupted run would have read next.
+
+Best checkpoints are written checkpoint first, then `info.json` atomically (Model Garden writes
+the json first, in place: a kill in between left an `info.json` naming a checkpoint that was
+never written, and a torn `info.json` stopped every later run of that model_dir).
 """
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from typing import Optional
@@ -28,6 +35,39 @@ from official.modeling import optimization
 EMA_PREFIX = 'ema_'
 
 
+class BestCheckpointExporter(train_utils.BestCheckpointExporter):
+    """Model Garden's exporter with crash-safe writes (see the module docstring)."""
+
+    def maybe_export_checkpoint(self, checkpoint, eval_logs, global_step,
+                                write_logs=True) -> bool:
+        if self._best_ckpt_logs is not None and not self._new_metric_is_better(
+                self._best_ckpt_logs, eval_logs):
+            return False
+        self._get_checkpoint_manager(checkpoint).save(checkpoint_number=global_step)
+        self._best_ckpt_logs = eval_logs
+        if write_logs:
+            self.export_best_eval_metric(eval_logs, global_step)
+        return True
+
+    def export_best_eval_metric(self, eval_logs, global_step) -> None:
+        logs = train_utils._filter_leaf_nested_dict(  # pylint: disable=protected-access
+            eval_logs, lambda x: tf.rank(x) <= 1)
+        logs['best_ckpt_global_step'] = global_step
+        logs = train_utils.cast_leaf_nested_dict(logs, lambda x: float(np.asarray(x)))
+        tmp = self.best_ckpt_logs_path + '.tmp'
+        with tf.io.gfile.GFile(tmp, 'w') as writer:
+            writer.write(json.dumps(logs, indent=4) + '\n')
+        tf.io.gfile.rename(tmp, self.best_ckpt_logs_path, overwrite=True)
+
+    def _maybe_load_best_eval_metric(self):
+        try:
+            return super()._maybe_load_best_eval_metric()
+        except ValueError:
+            logging.warning('%s is unreadable; the best checkpoint is chosen anew from the next '
+                            'evaluation on.', self.best_ckpt_logs_path)
+            return None
+
+
 def _exporter(export_dir: str, metric: str, comp: str, chief: bool):
     """A best-checkpoint exporter; non-chief workers write into a throw-away folder.
 
@@ -36,7 +76,7 @@ def _exporter(export_dir: str, metric: str, comp: str, chief: bool):
     """
     if not chief:
         export_dir = tempfile.mkdtemp()
-    exporter = train_utils.BestCheckpointExporter(export_dir, metric, comp)
+    exporter = BestCheckpointExporter(export_dir, metric, comp)
     return exporter, metric
 
 
@@ -72,6 +112,15 @@ class ActTrainer(base_trainer.Trainer):
             if self.has_ema and ema_dir and ema_metric:
                 self._ema_exporter = _exporter(os.path.join(model_dir, ema_dir), ema_metric,
                                                comp, chief)
+
+    def train(self, num_steps):
+        """Orbit's train loop; first rebuilds the input at the restored step (exact resume)."""
+        step = int(self.global_step.numpy())
+        if self._train_iter is None and getattr(self.task, 'start_step', step) != step:
+            self.task.start_step = step
+            self.train_dataset = self.distribute_dataset(self.task.build_inputs,
+                                                         self.config.task.train_data)
+        return super().train(num_steps)
 
     @property
     def has_ema(self) -> bool:
