@@ -15,6 +15,7 @@ evaluation in (x − b).
 """
 import functools
 import math
+import numbers
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import tensorflow as tf
@@ -83,6 +84,20 @@ def tpgu(x: tf.Tensor, a: Sequence[tf.Tensor], b: tf.Tensor) -> tf.Tensor:
     return x * p
 
 
+def _checked_order(order: Any) -> int:
+    """`order` as an int; ValueError naming the value unless it is an integer >= 0.
+
+    Why strict here, although configs are validated earlier: a layer built from Python (or from
+    a config path that skipped validation) must never truncate 2.5 to 2 or read "3" / True as an
+    order. Floats, even 3.0, are refused at this level; the exact conversion of an integral
+    3.0 happens in `official_ext.configs.activations.tpgu_order`. NumPy integers are accepted.
+    """
+    if isinstance(order, bool) or not isinstance(order, numbers.Integral) or order < 0:
+        raise ValueError(f'TPGU order must be an integer >= 0; got {order!r} '
+                         f'({type(order).__name__}).')
+    return int(order)
+
+
 @serializable
 @register('tpgu')
 class TPGU(ActivationLayer):
@@ -105,9 +120,7 @@ class TPGU(ActivationLayer):
     def __init__(self, order: int = 3, a_stddev: float = 0.02, b_init: float = 0.0,
                  a_initializer: Any = None, b_initializer: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if isinstance(order, bool) or not isinstance(order, int) or order < 0:
-            raise ValueError(f'TPGU order must be an integer >= 0; got {order!r}.')
-        self.order = order
+        self.order = _checked_order(order)
         self.a_stddev = float(a_stddev)
         self.b_init = float(b_init)
         self.a_initializer = a_initializer

@@ -9,6 +9,7 @@ Why our own config: Model Garden's `norm_activation.activation` is a plain strin
 `tf_utils.get_activation`, which has no trainable or parameterised activations.
 """
 import dataclasses
+import numbers
 from typing import Any, Dict, List, Optional
 
 from official.modeling import hyperparams
@@ -142,6 +143,10 @@ def stage_specs(activation: Activation, num_stages: int) -> List[Dict[str, Any]]
     TPGU: `orders` when non-empty (its length must equal `num_stages`), else `order` for every
     stage. Every other activation: the same spec for every stage. Each spec is a fresh dict
     `{'type': name, name: settings}` without `orders`.
+
+    Raises:
+      ValueError: unknown type, `orders` of the wrong length, or an order that `tpgu_order`
+        rejects (never truncated: 2.5 must not silently build order 2).
     """
     if isinstance(activation, dict):
         activation = Activation(activation)
@@ -153,6 +158,7 @@ def stage_specs(activation: Activation, num_stages: int) -> List[Dict[str, Any]]
     if name != 'tpgu':
         return [{'type': name, name: dict(settings)} for _ in range(num_stages)]
     orders = list(settings.pop('orders', None) or [])
+    per_stage = bool(orders)
     if not orders:
         orders = [settings['order']] * num_stages
     elif len(orders) != num_stages:
@@ -161,8 +167,36 @@ def stage_specs(activation: Activation, num_stages: int) -> List[Dict[str, Any]]
             f'{num_stages} stages. Give exactly one order per stage (e.g. '
             f'orders: {[orders[0]] * num_stages}), or leave `orders` empty and set `order`.')
     specs = []
-    for order in orders:
+    for stage, order in enumerate(orders):
+        try:
+            value = tpgu_order(order)
+        except ValueError as e:
+            where = (f'orders[{stage}] = {order!r} (stage {stage + 1})' if per_stage
+                     else f'order = {order!r} (every stage)')
+            raise ValueError(f'activation.tpgu.{where}: {e}') from e
         s = dict(settings)
-        s['order'] = int(order)
+        s['order'] = value
         specs.append({'type': 'tpgu', 'tpgu': s})
     return specs
+
+
+def tpgu_order(value: Any) -> int:
+    """Returns the TPGU order `value` as an int, or raises ValueError saying why it is not one.
+
+    Why a rule of its own: `int(value)` would turn 2.5 into 2 and "3" into 3, so a config could
+    build a different network from the one its params.yaml records. Accepted: Python and NumPy
+    integers, and floats with an integral value such as 3.0 (YAML `3.0`); converting those is
+    exact, so the layer gets the order the config names. Rejected: bool (an int subclass in
+    Python, but `true` is no order), fractional or non-finite floats, strings, None, negatives.
+    `official_ext.validate` applies the same rule to the parsed config, with the config path.
+    """
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, float)):
+        raise ValueError(f'TPGU order must be an integer >= 0; got {value!r} '
+                         f'({type(value).__name__}).')
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError(f'TPGU order must be an integer >= 0; got {value!r} (not a whole '
+                         'number; int() would truncate it).')
+    order = int(value)
+    if order < 0:
+        raise ValueError(f'TPGU order must be an integer >= 0; got {value!r}.')
+    return order
