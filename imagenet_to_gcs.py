@@ -14,8 +14,17 @@ expect): ``train-%05d-of-%05d``, ``validation-%05d-of-%05d``, ``labels.txt`` (la
 Unlike tensorflow/tpu's script this one uses every core, checks each image by content, exits
 non-zero when files had to be skipped (unless ``--allow_skips``), resumes a killed run, and
 numbers labels from 0 by default (``--label_offset=1`` reproduces the 1-based records that
-stock configs with ``num_classes: 1001`` expect). The work is done in ``data.convert``.
+stock configs with ``num_classes: 1001`` expect). It never mixes two conversions in one folder:
+an output folder holding shards of a different conversion is refused before anything is written
+(``--overwrite`` removes the converter's own files first). I/O errors and Ctrl-C end the run
+with one line saying what happened and what to do, never a traceback. The work is done in
+``data.convert``.
+
+Exit status: 0 done; 1 unusable files were skipped (without ``--allow_skips``) or an input or
+output could not be read or written; 2 bad flags, input layout or output folder; 130 Ctrl-C.
 """
+import errno
+import os
 import sys
 
 from absl import app
@@ -43,6 +52,13 @@ flags.DEFINE_integer('num_workers', None, 'Worker processes checking images (def
 flags.DEFINE_boolean('allow_skips', False, 'Exit 0 even when unreadable or truncated files '
                      'were skipped (they are still listed in skipped_files.txt).')
 flags.DEFINE_boolean('progress', True, 'Show a progress bar with images/s and ETA.')
+flags.DEFINE_boolean('overwrite', False, 'Delete the train-*/validation-* shards, labels.txt, '
+                     'summary.json, skipped_files.txt and conversion_state/ of a different '
+                     'conversion found in the output folder (no other file) before converting; '
+                     'without it such a folder is refused.')
+
+INTERRUPTED = ('interrupted: the conversion was stopped; rerun the same command to resume it '
+               '(complete shards are kept).')
 
 
 def output_dir() -> str:
@@ -61,27 +77,39 @@ def output_dir() -> str:
     return FLAGS.local_scratch_dir
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
-    if not FLAGS.raw_data_dir:
-        raise app.UsageError('Set --raw_data_dir=<folder with train/ and val/>.')
-    out = output_dir()
-    from data import layout  # TensorFlow-free: a layout error shows before TF loads.
-    try:
-        found = layout.detect_layout(FLAGS.raw_data_dir)
-    except layout.LayoutError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
-    from data import convert  # Imports TensorFlow: keep it out of the spawned workers.
-    try:
-        summary = convert.convert(
-            FLAGS.raw_data_dir, out, train_shards=FLAGS.train_shards,
-            validation_shards=FLAGS.validation_shards, label_offset=FLAGS.label_offset,
-            num_workers=FLAGS.num_workers, progress=FLAGS.progress, found=found)
-    except ValueError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+def _inside(path: str, folder: str) -> bool:
+    """Whether ``path`` is ``folder`` or lies under it (tells an input from an output path)."""
+    path, folder = os.path.abspath(path), os.path.abspath(folder)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _io_error_line(error: OSError, raw_data_dir: str, out: str) -> str:
+    """One line naming the path that could not be read or written, and what to do about it."""
+    path = error.filename or out
+    reason = error.strerror or str(error)
+    reading = not _inside(path, out) and _inside(path, raw_data_dir)
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = ('free space on that disk or choose another output folder, then rerun: complete '
+               'shards are kept')
+    elif error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        fix = (f'make it readable (e.g. chmod -R a+rX {raw_data_dir}), then rerun' if reading
+               else 'make the output folder writable or choose another one '
+                    '(--local_scratch_dir or --gcs_output_path)')
+    elif error.errno == errno.ENOTDIR:
+        fix = 'a part of that path is a file, not a folder: choose another path'
+    else:
+        fix = 'fix that path, then rerun the same command: complete shards are kept'
+    return f'cannot {"read input" if reading else "write output"} {path}: {reason}; {fix}.'
+
+
+def _report(summary: dict, out: str) -> int:
+    """Prints what the summary holds that needs the user's attention; returns the exit code."""
+    missing = summary['classes_missing_from_validation']
+    if missing:
+        print(f'warning: {len(missing)} class(es) have training images but none in the '
+              f'validation split, so validation does not measure them: '
+              f'{", ".join(missing[:10])}{" ..." if len(missing) > 10 else ""} (all listed '
+              f'in {out}/summary.json, classes_missing_from_validation).', file=sys.stderr)
     skipped = summary['skipped_files']
     if skipped:
         print(f'{len(skipped)} unusable file(s) were skipped (see {out}/skipped_files.txt):',
@@ -94,6 +122,43 @@ def main(argv):
                   file=sys.stderr)
             return 1
     return 0
+
+
+def _convert(out: str) -> int:
+    """Checks the layout (before TensorFlow loads), converts, reports; returns the exit code."""
+    from data import layout  # TensorFlow-free: a layout error shows before TF loads.
+    try:
+        found = layout.detect_layout(FLAGS.raw_data_dir)
+    except layout.LayoutError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    from data import convert  # Imports TensorFlow: keep it out of the spawned workers.
+    try:
+        summary = convert.convert(
+            FLAGS.raw_data_dir, out, train_shards=FLAGS.train_shards,
+            validation_shards=FLAGS.validation_shards, label_offset=FLAGS.label_offset,
+            num_workers=FLAGS.num_workers, progress=FLAGS.progress, found=found,
+            overwrite=FLAGS.overwrite)
+    except ValueError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    return _report(summary, out)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+    if not FLAGS.raw_data_dir:
+        raise app.UsageError('Set --raw_data_dir=<folder with train/ and val/>.')
+    out = output_dir()
+    try:
+        return _convert(out)
+    except KeyboardInterrupt:
+        print(INTERRUPTED, file=sys.stderr)
+        return 130
+    except OSError as e:
+        print(f'error: {_io_error_line(e, FLAGS.raw_data_dir, out)}', file=sys.stderr)
+        return 1
 
 
 if __name__ == '__main__':

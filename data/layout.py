@@ -12,6 +12,8 @@ else raises ``LayoutError`` saying what was expected and what was found. Class n
 folder names (any dataset, not only ImageNet's WordNet ids); files are taken as images by
 extension, matched case-insensitively, and every other file is reported back, never dropped
 unannounced. Lists are sorted so the conversion does not depend on directory listing order.
+A training class folder without images is an error (it would shift every later label); a class
+without validation images is allowed, and the converter reports it.
 """
 from __future__ import annotations
 
@@ -88,12 +90,31 @@ def _class_folders(root: str, rel: str, ignored: List[str]) -> Dict[str, List[st
     return classes
 
 
+def _refuse_empty_classes(root: str, train: Dict[str, List[str]]) -> None:
+    """Raises LayoutError naming the training class folders that hold no image.
+
+    Every training folder becomes a label in sorted order, so an empty one (or one holding only
+    non-image files) would take a label no record carries and shift the label of every later
+    class: a model trained on such records disagrees with labels.txt of any other conversion.
+    """
+    empty = [os.path.join(root, TRAIN_DIR, c) for c in sorted(train) if not train[c]]
+    if not empty:
+        return
+    shown = '; '.join(_listing(path, limit=4) for path in empty[:5])
+    more = f' ({len(empty)} in all)' if len(empty) > 5 else ''
+    raise LayoutError(
+        f'empty class folder(s) with no images (extensions {", ".join(IMAGE_EXTENSIONS)}, '
+        f'any case): {shown}{more}; each class folder becomes a label, so an empty one would '
+        'shift the label of every later class — remove the folder or add images to it.')
+
+
 def detect_layout(raw_data_dir: str) -> Layout:
     """Finds the layout of ``raw_data_dir`` and lists its images; see the module docstring.
 
     Raises:
-        LayoutError: the folder is missing or matches neither layout; the message says what
-            was expected and what was found.
+        LayoutError: the folder is missing, matches neither layout, or has a training class
+            folder without images; the message says what was expected and what was found.
+        OSError: a folder could not be listed (e.g. permission denied); ``filename`` names it.
     """
     root = raw_data_dir
     if not os.path.isdir(root):
@@ -107,6 +128,7 @@ def detect_layout(raw_data_dir: str) -> Layout:
             f'{os.path.join(root, TRAIN_DIR)} has no class folders holding images '
             f'(extensions {", ".join(IMAGE_EXTENSIONS)}, any case): {EXPECTED}; found: '
             f'{_listing(os.path.join(root, TRAIN_DIR))}.')
+    _refuse_empty_classes(root, train)
     classes = sorted(train)
     present = [d for d in VAL_DIRS if os.path.isdir(os.path.join(root, d))]
     if len(present) != 1:

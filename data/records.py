@@ -14,13 +14,16 @@ globs such as ``train*``. ``tf.io.gfile`` makes the same code work for local pat
 from __future__ import annotations
 
 import os
-from typing import Iterable, List, Optional, Sequence
+from typing import Callable, Iterable, List, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from data import images
 from data.example import make_example  # Re-exported: the one Example writer (no TF needed).
+
+_TEMP_PREFIX, _TEMP_SUFFIX = '.', '.incomplete'
+
 
 def temp_path(path: str) -> str:
     """The temporary name a shard is written under before its rename.
@@ -29,7 +32,35 @@ def temp_path(path: str) -> str:
     leftover from a killed run is simply overwritten by the next one.
     """
     head, tail = os.path.split(path)
-    return os.path.join(head, '.' + tail + '.incomplete')
+    return os.path.join(head, _TEMP_PREFIX + tail + _TEMP_SUFFIX)
+
+
+def final_name(name: str) -> Optional[str]:
+    """The file name whose temporary name (``temp_path``) is ``name``, or None if it is none.
+
+    Lets a caller recognise its own leftover temporaries among other files of a folder.
+    """
+    if len(name) > len(_TEMP_PREFIX + _TEMP_SUFFIX) and name.startswith(
+            _TEMP_PREFIX) and name.endswith(_TEMP_SUFFIX):
+        return name[len(_TEMP_PREFIX):-len(_TEMP_SUFFIX)]
+    return None
+
+
+def _write_atomically(path: str, write: Callable[[str], None]) -> None:
+    """Runs ``write(temporary path)``, then renames the result to ``path``.
+
+    A failure (disk full, Ctrl-C) removes the temporary file, so neither a partial file under
+    the final name nor a stray temporary is left behind.
+    """
+    tf.io.gfile.makedirs(os.path.dirname(path) or '.')
+    tmp = temp_path(path)
+    try:
+        write(tmp)
+    except BaseException:
+        if tf.io.gfile.exists(tmp):
+            tf.io.gfile.remove(tmp)
+        raise
+    tf.io.gfile.rename(tmp, path, overwrite=True)
 
 
 def write_shard(path: str, records: Iterable[bytes]) -> None:
@@ -39,26 +70,19 @@ def write_shard(path: str, records: Iterable[bytes]) -> None:
         path: the final shard path, local or gs://.
         records: serialized records, written in the given order.
     """
-    tf.io.gfile.makedirs(os.path.dirname(path) or '.')
-    tmp = temp_path(path)
-    try:
+    def write(tmp: str) -> None:
         with tf.io.TFRecordWriter(tmp) as writer:
             for record in records:
                 writer.write(record)
-    except BaseException:
-        if tf.io.gfile.exists(tmp):
-            tf.io.gfile.remove(tmp)
-        raise
-    tf.io.gfile.rename(tmp, path, overwrite=True)
+    _write_atomically(path, write)
 
 
 def write_text(path: str, text: str) -> None:
     """Writes a small text file atomically (temp name + rename), local or gs://."""
-    tf.io.gfile.makedirs(os.path.dirname(path) or '.')
-    tmp = temp_path(path)
-    with tf.io.gfile.GFile(tmp, 'w') as f:
-        f.write(text)
-    tf.io.gfile.rename(tmp, path, overwrite=True)
+    def write(tmp: str) -> None:
+        with tf.io.gfile.GFile(tmp, 'w') as f:
+            f.write(text)
+    _write_atomically(path, write)
 
 
 def shard_name(split_name: str, index: int, num_shards: int) -> str:

@@ -2,8 +2,6 @@
 import collections
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -15,14 +13,7 @@ from data import layout
 from data import records
 from tests import test_convert_trees as h
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GOOD = {'n0001': 4, 'n0002': 3, 'n0003': 5}
-
-
-def _run_cli(*args):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', CUDA_VISIBLE_DEVICES='')
-    return subprocess.run([sys.executable, os.path.join(ROOT, 'imagenet_to_gcs.py'), *args],
-                          capture_output=True, text=True, env=env, timeout=240)
 
 
 @pytest.fixture(scope='module')
@@ -63,7 +54,7 @@ def test_cli_bad_files_are_listed_and_set_the_exit_code(bad_tree, tmp_path):
     out = str(tmp_path / 'out')
     flags = [f'--raw_data_dir={root}', f'--local_scratch_dir={out}', '--gcs_upload=False',
              '--train_shards=3', '--validation_shards=2', '--progress=false']
-    first = _run_cli(*flags)
+    first = h.run_cli(*flags)
     assert first.returncode == 1, first.stderr
     assert 'truncated.JPEG' in first.stderr and 'empty.JPEG' in first.stderr
     assert '--allow_skips' in first.stderr
@@ -100,7 +91,7 @@ def test_cli_bad_files_are_listed_and_set_the_exit_code(bad_tree, tmp_path):
                 assert row['image/encoded'] == f.read()
 
     before = h.shard_bytes(out)
-    second = _run_cli(*flags, '--allow_skips')
+    second = h.run_cli(*flags, '--allow_skips')
     assert second.returncode == 0, second.stderr
     assert '5 of 5 shards already complete' in second.stdout
     assert h.shard_bytes(out) == before
@@ -110,7 +101,7 @@ def test_misnamed_folders_give_a_clear_error(tmp_path):
     root = str(tmp_path / 'raw')
     h.class_tree(root, {'n0001': 2, 'n0002': 2}, val_per_class=1)
     os.rename(os.path.join(root, 'train'), os.path.join(root, 'training'))
-    result = _run_cli(f'--raw_data_dir={root}', f'--local_scratch_dir={tmp_path / "o"}')
+    result = h.run_cli(f'--raw_data_dir={root}', f'--local_scratch_dir={tmp_path / "o"}')
     assert result.returncode == 2
     assert 'expected <raw_data_dir>/train/<class>/' in result.stderr
     assert 'training/' in result.stderr and 'val/' in result.stderr  # What was found.
@@ -201,8 +192,12 @@ def test_killed_conversion_resumes_to_the_same_shards(tmp_path):
     assert os.stat(kept).st_mtime_ns == kept_mtime  # Complete shards were not redone.
     assert sorted(n for n in os.listdir(out) if n.startswith('.')) == []  # No temp left.
 
-    # Different flags change the planned inputs: the shards are redone, not reused.
-    convert.convert(root, out, label_offset=1, **kwargs)
+    # Different flags make a different conversion: refused unless overwriting, which redoes
+    # the shards (tests/test_convert_integrity.py covers the refusal).
+    with pytest.raises(convert.OutputConflict, match='--label_offset: 0 .old. vs 1 .new.'):
+        convert.convert(root, out, label_offset=1, **kwargs)
+    assert h.shard_bytes(out) == complete
+    convert.convert(root, out, label_offset=1, overwrite=True, **kwargs)
     assert min(r['image/class/label'] for r in h.read_records(out, 'train')) == 1
 
 

@@ -1,12 +1,48 @@
 """Builders of small image trees for the conversion tests; this module holds no tests itself."""
+import hashlib
 import io
 import os
+import subprocess
+import sys
 from typing import Dict, List, Tuple
 
 import numpy as np
 from PIL import Image
 
 CLASSES = ('n0001', 'n0002', 'n0003')
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLI = os.path.join(ROOT, 'imagenet_to_gcs.py')
+CLI_ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', CUDA_VISIBLE_DEVICES='')
+
+
+def cli_command(*args: str, prelude: str = '') -> List[str]:
+    """The command line running imagenet_to_gcs.py with ``args``.
+
+    ``prelude`` is Python run first in the same process (e.g. to make a writer fail the way a
+    read-only disk would); the CLI then runs as ``__main__``, its error handling unchanged.
+    """
+    if not prelude:
+        return [sys.executable, CLI, *args]
+    code = (f'import runpy, sys\nsys.path.insert(0, {ROOT!r})\n{prelude}\n'
+            f'sys.argv[0] = {CLI!r}\nrunpy.run_path({CLI!r}, run_name="__main__")\n')
+    return [sys.executable, '-c', code, *args]
+
+
+def run_cli(*args: str, prelude: str = '') -> subprocess.CompletedProcess:
+    return subprocess.run(cli_command(*args, prelude=prelude), capture_output=True, text=True,
+                          env=CLI_ENV, timeout=240)
+
+
+def checksums(*folders: str) -> Dict[str, str]:
+    """sha256 of every file (hidden ones included) under ``folders``; folders map to 'dir'."""
+    sums = {}
+    for folder in folders:
+        for parent, dirs, files in os.walk(folder):
+            sums.update({os.path.join(parent, d): 'dir' for d in dirs})
+            for name in files:
+                with open(os.path.join(parent, name), 'rb') as f:
+                    sums[os.path.join(parent, name)] = hashlib.sha256(f.read()).hexdigest()
+    return sums
 
 
 def image_array(seed: int, size: Tuple[int, int] = (24, 32)) -> np.ndarray:
