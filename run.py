@@ -50,14 +50,18 @@ from official.core import train_lib
 from official.core import train_utils
 from official.modeling import performance
 
+from data import check as data_check
 from official_ext import model_dir as model_dir_lib
 from official_ext import registry_imports  # noqa: F401  (backbones, experiments, task)
+from official_ext import validate
 from official_ext.controller import ActController
 from official_ext.controller import NonFiniteError
 from official_ext.trainer import ActTrainer
 
 FLAGS = flags.FLAGS
 MODES = ('train', 'eval', 'train_and_eval', 'continuous_eval')
+OUR_EXPERIMENTS = ('convnext_imagenet', 'hornet_imagenet', 'swin_imagenet', 'act_resnet_imagenet',
+                   'posmlp_imagenet', 'tf_vision_example_experiment', 'act_image_classification')
 
 
 def define_flags() -> None:
@@ -67,6 +71,10 @@ def define_flags() -> None:
         tfm_flags.define_flags()
     if 'seed' not in FLAGS:
         flags.DEFINE_integer('seed', None, 'Seeds Python, NumPy and TensorFlow.')
+        flags.DEFINE_bool('check_data', False,
+                          'Before training, read every record of every training and validation '
+                          'file with its CRC check (by default only the first record of each '
+                          'training file and all of the validation set are read).')
         flags.DEFINE_bool('deterministic', False,
                           'Also enable TensorFlow op determinism (slower input pipeline); '
                           'needed for bit-identical runs with random augmentation.')
@@ -86,16 +94,31 @@ class _Parser(train_utils.ExperimentParser):
             params.override({'runtime': {'tpu': tpu, 'distribution_strategy': 'tpu'}})
         return params
 
+    def parse_params_override(self, params):
+        """Applies --params_override; a parse error says what was wrong and the accepted forms."""
+        return validate.override(params, self._flags_obj.params_override)
+
 
 def parse_params(flags_obj):
-    """Experiment defaults <- each --config_file in order <- --params_override."""
+    """Experiment defaults <- each --config_file in order <- --params_override, validated.
+
+    Every mistake found here (unknown key or one-of type, TPGU order that is not an integer
+    >= 0, unparsable override) is a ConfigError: one line, exit 2, before anything is built.
+    """
     if flags_obj.mode not in MODES:
         raise ConfigError(f'--mode={flags_obj.mode!r} is not one of {", ".join(MODES)}.')
     try:
-        return _Parser(flags_obj).parse()
+        params = _Parser(flags_obj).parse()
+        validate.validate(params)
+    except validate.ConfigValidationError as e:
+        raise ConfigError(str(e)) from e
     except KeyError as e:
         raise ConfigError(f'{e}. Check the key names in --config_file / --params_override '
                           'against the experiment (see configs/ for examples).') from e
+    except LookupError as e:  # exp_factory: an experiment name nobody registered
+        raise ConfigError(f'--experiment={flags_obj.experiment!r} is not registered; this '
+                          f'project\'s experiments: {", ".join(OUR_EXPERIMENTS)}.') from e
+    return params
 
 
 # ------------------------------------------------------------------------------ strategies
@@ -235,9 +258,7 @@ def check_input_paths(params, mode: str) -> None:
         data = getattr(params.task, split)
         if not used or data.tfds_name:
             continue
-        paths = data.input_path
-        patterns = [paths] if isinstance(paths, str) else list(paths or [])
-        patterns = [p.strip() for item in patterns for p in item.split(',') if p.strip()]
+        patterns = data_check.patterns(data.input_path)
         if not patterns:
             raise ConfigError(f'task.{split}.input_path is empty: set it to your TFRecord glob '
                               '(e.g. gs://bucket/imagenet/train-*) or set tfds_name.')
@@ -247,6 +268,17 @@ def check_input_paths(params, mode: str) -> None:
                     f'task.{split}.input_path {pattern!r} matches no file. Point it at the '
                     'shards written by imagenet_to_gcs.py (e.g. <dir>/train-* and '
                     '<dir>/validation-*) in the YAML or with --params_override.')
+
+
+def check_data(params, mode: str, full: bool) -> None:
+    """Reads the data before any step runs (data/check.py): a bad shard fails in seconds."""
+    try:
+        data_check.check_inputs(params, mode, full=full)
+        for warning in data_check.check_num_classes(params):
+            logging.warning('%s', warning)
+            print(f'run.py: warning: {warning}', file=sys.stderr, flush=True)
+    except data_check.DataError as e:
+        raise ConfigError(str(e)) from e
 
 
 def _ensure_demo_data(params) -> None:
@@ -299,6 +331,7 @@ def run(flags_obj) -> dict:
     if chief:
         _ensure_demo_data(params)
     check_input_paths(params, flags_obj.mode)
+    check_data(params, flags_obj.mode, flags_obj.check_data)
     seed_everything(flags_obj.seed, flags_obj.deterministic)
     params.override({'runtime': {'num_gpus': detected_num_gpus(runtime)}})
     params.validate()
@@ -333,9 +366,15 @@ def run(flags_obj) -> dict:
     if chief:
         write_model_summary(summary, model_dir)
 
-    train_lib.run_experiment(
-        distribution_strategy=strategy, task=task, mode=mode, params=params,
-        model_dir=model_dir, trainer=trainer, controller_cls=ActController)
+    try:
+        train_lib.run_experiment(
+            distribution_strategy=strategy, task=task, mode=mode, params=params,
+            model_dir=model_dir, trainer=trainer, controller_cls=ActController)
+    except tf.errors.DataLossError as e:
+        # TensorFlow's message ("corrupted record at 7762") names no file: find it.
+        located = data_check.locate_corrupt(params, mode)
+        raise ConfigError(located or f'a data file is corrupt ({str(e).splitlines()[0]}); '
+                          'run with --check_data to find it.') from e
     logs = trainer.last_eval_logs
     if logs:
         shown = {k: round(float(v), 4) for k, v in logs.items()

@@ -101,7 +101,7 @@ class _Cancelled(Exception):
 
 
 # ------------------------------------------------------------------------------ file lists
-def _patterns(input_path: Union[str, Sequence[str], None]) -> List[str]:
+def patterns(input_path: Union[str, Sequence[str], None]) -> List[str]:
     """The globs of a data config's input_path: a comma-separated str or a list of them."""
     items = [input_path] if isinstance(input_path, str) else list(input_path or [])
     return [p.strip() for item in items for p in item.split(',') if p.strip()]
@@ -112,7 +112,7 @@ def expand(input_path: Union[str, Sequence[str], None]) -> List[str]:
 
     Sorted so that the first bad file reported is the same on every run and every machine.
     """
-    return sorted({f for pattern in _patterns(input_path) for f in tf.io.gfile.glob(pattern)})
+    return sorted({f for pattern in patterns(input_path) for f in tf.io.gfile.glob(pattern)})
 
 
 def _field(split: str) -> str:
@@ -235,7 +235,7 @@ def _records(path: str, spec: _RecordSpec) -> Iterator[bytes]:
     return tf.compat.v1.io.tf_record_iterator(path, options=options)
 
 
-def _manifest_count(path: str) -> Optional[int]:
+def manifest_count(path: str) -> Optional[int]:
     """Records the converter says it wrote to this shard, if its manifest sits beside it."""
     manifest = os.path.join(os.path.dirname(path), STATE_DIR, os.path.basename(path) + '.json')
     try:
@@ -289,7 +289,7 @@ def _scan_file(path: str, full: bool, spec: _RecordSpec, stop: threading.Event) 
         raise _data_loss(path, e, count, spec) from None
     except tf.errors.OpError as e:
         raise _unreadable(path, e) from None
-    expected = _manifest_count(path) if full else None
+    expected = manifest_count(path) if full else None
     if expected is not None and expected != count:
         raise _Bad(f'holds {count} records but {STATE_DIR}/{os.path.basename(path)}.json says '
                    f'{expected} were written (truncated or replaced)', 'reconvert')
@@ -425,7 +425,7 @@ def _summaries(params) -> List[Tuple[str, str, dict]]:
                         ('validation', params.task.validation_data)):
         if data.tfds_name:
             continue
-        for pattern in _patterns(data.input_path):
+        for pattern in patterns(data.input_path):
             folder = os.path.dirname(pattern)
             path = os.path.join(folder, SUMMARY_FILE)
             if _GLOB_CHARS.search(folder) or path in seen:

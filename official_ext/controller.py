@@ -96,8 +96,10 @@ class ActController(orbit.Controller):
             self._raise_non_finite(start, num_steps, 'a model weight')
 
     def _raise_non_finite(self, start: int, num_steps: int, what: str) -> None:
+        steps = (f'at step {start + 1}' if num_steps == 1 else
+                 f'between steps {start + 1} and {start + num_steps}')
         raise NonFiniteError(
-            f'{what} became NaN or Inf between steps {start + 1} and {start + num_steps}; '
+            f'{what} became NaN or Inf {steps}; '
             f'training stopped and no checkpoint of these weights was written (last good '
             f'checkpoint: {self._last_checkpoint()}). Usual causes: a learning rate too high '
             f'for the batch (lower trainer.optimizer_config.learning_rate or lengthen the '

@@ -42,7 +42,7 @@ STATEFUL_RANDOM_OPS: Set[str] = {
 _LOCAL = threading.local()
 
 
-def _next_seed() -> tf.Tensor:
+def _next_seed() -> tf.Tensor:  # Only called while this thread is inside a block.
     """The seed for the next random call inside the active `keyed_randomness` block."""
     state = _LOCAL.stack[-1]
     state['calls'] += 1
@@ -161,7 +161,36 @@ def _replacements() -> List[tuple]:
     ]
 
 
-_PATCH_LOCK = threading.RLock()
+_INSTALL_LOCK = threading.Lock()
+_installed = {'count': 0, 'saved': []}
+
+
+def _dispatcher(original: Callable, stateless: Callable) -> Callable:
+    """Calls `stateless` in a thread inside `keyed_randomness`, `original` everywhere else."""
+    def dispatch(*args, **kwargs):
+        if getattr(_LOCAL, 'stack', None):
+            return stateless(*args, **kwargs)
+        return original(*args, **kwargs)
+    return dispatch
+
+
+def _install() -> None:
+    with _INSTALL_LOCK:
+        if _installed['count'] == 0:
+            for module, name, fn in _replacements():
+                original = getattr(module, name)
+                _installed['saved'].append((module, name, original))
+                setattr(module, name, _dispatcher(original, fn))
+        _installed['count'] += 1
+
+
+def _uninstall() -> None:
+    with _INSTALL_LOCK:
+        _installed['count'] -= 1
+        if _installed['count'] == 0:
+            for module, name, original in reversed(_installed['saved']):
+                setattr(module, name, original)
+            _installed['saved'].clear()
 
 
 @contextlib.contextmanager
@@ -172,26 +201,22 @@ def keyed_randomness(key: tf.Tensor) -> Iterator[None]:
         key: int64 tensor of shape [2], a stateless seed (e.g. from `element_key`).
 
     Only code *traced* inside the block is affected; the graph it builds holds stateless ops.
-    Blocks nest (the innermost key wins) and are serialised across threads, since they replace
-    module attributes.
+    Blocks nest (the innermost key wins). The key is per thread, because MirroredStrategy
+    traces each replica's step in its own thread at the same time (with its own replica id in
+    the key); the module attributes are replaced while any thread is inside a block, and a
+    thread outside every block still gets the original functions.
     """
     key = tf.cast(tf.convert_to_tensor(key), tf.int64)
-    with _PATCH_LOCK:
-        stack = getattr(_LOCAL, 'stack', None)
-        if stack is None:
-            stack = _LOCAL.stack = []
-        stack.append({'key': key, 'calls': 0})
-        saved = []
-        try:
-            if len(stack) == 1:
-                for module, name, fn in _replacements():
-                    saved.append((module, name, getattr(module, name)))
-                    setattr(module, name, fn)
-            yield
-        finally:
-            for module, name, original in saved:
-                setattr(module, name, original)
-            stack.pop()
+    stack = getattr(_LOCAL, 'stack', None)
+    if stack is None:
+        stack = _LOCAL.stack = []
+    _install()
+    stack.append({'key': key, 'calls': 0})
+    try:
+        yield
+    finally:
+        stack.pop()
+        _uninstall()
 
 
 def element_key(seed: int, *indices: tf.Tensor) -> tf.Tensor:

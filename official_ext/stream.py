@@ -33,30 +33,16 @@ stream).
 from __future__ import annotations
 
 import concurrent.futures
-import json
-import os
 from typing import Callable, List, Optional, Sequence
 
 from absl import logging
 import tensorflow as tf
 
+from data import check
 from official_ext import determinism
 
 INFINITE_EPOCHS = 2 ** 40
 BATCH_DOMAIN = -1  # Keeps batch keys apart from element keys (epochs are >= 0).
-COUNT_CACHE_SUFFIX = '.json'
-CONVERSION_STATE = 'conversion_state'  # imagenet_to_gcs.py's per-shard manifests.
-
-
-def _manifest_count(path: str) -> Optional[int]:
-    """Records in a shard according to imagenet_to_gcs.py's manifest, if one is beside it."""
-    head, name = os.path.split(path)
-    manifest = os.path.join(head, CONVERSION_STATE, name + COUNT_CACHE_SUFFIX)
-    try:
-        with tf.io.gfile.GFile(manifest) as f:
-            return int(json.load(f)['written'])
-    except (tf.errors.OpError, ValueError, KeyError, TypeError):
-        return None
 
 
 def _scan_count(path: str, compression: Optional[str]) -> int:
@@ -66,7 +52,7 @@ def _scan_count(path: str, compression: Optional[str]) -> int:
 
 def record_counts(files: Sequence[str], compression: Optional[str] = None) -> List[int]:
     """Records per file: from the converter's manifests, else one parallel counting pass."""
-    counts = [_manifest_count(f) for f in files]
+    counts = [check.manifest_count(f) for f in files]
     missing = [i for i, c in enumerate(counts) if c is None]
     if missing:
         logging.info('Counting the records of %d file(s) to resume the input stream exactly '

@@ -35,6 +35,7 @@ from official.vision.dataloaders import tfds_factory
 from official.vision.ops import augment
 from official.vision.tasks import image_classification
 
+from data import check
 from official_ext import determinism
 from official_ext import inputs
 from official_ext import stream
@@ -154,8 +155,7 @@ class ActClassificationTask(image_classification.ImageClassificationTask):
 
     def _stream_inputs(self, params, input_context, decode_fn, parse_fn, postprocess_fn):
         """The keyed training stream (official_ext/stream.py) from `self.start_step` on."""
-        from official.core import input_reader as mg_input_reader
-        files = sorted(mg_input_reader.match_files(params.input_path))
+        files = check.expand(params.input_path)
         pipelines = input_context.num_input_pipelines if input_context else 1
         pipeline_id = input_context.input_pipeline_id if input_context else 0
         replicas = input_context.num_replicas_in_sync if input_context else 1

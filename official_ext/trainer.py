@@ -93,6 +93,9 @@ class ActTrainer(base_trainer.Trainer):
                 f'trainer.accumulation_steps={steps} needs official_ext.task.'
                 f'ActClassificationTask, got {type(task).__name__}; use an experiment from '
                 'official_ext.configs.experiments.')
+        # The train step keys its random draws by the optimizer step: create the counter here,
+        # in the strategy's scope, not lazily inside a replica context.
+        optimizer.iterations  # pylint: disable=pointless-statement
         kwargs.pop('checkpoint_exporter', None)
         super().__init__(config, task, model, optimizer, train=train, evaluate=evaluate,
                          checkpoint_exporter=None, **kwargs)

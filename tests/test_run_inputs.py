@@ -31,9 +31,7 @@ def test_comma_separated_patterns_are_each_checked(tmp_path):
         run.check_input_paths(_params(pattern, pattern), 'eval')
 
 
-def test_empty_path_and_tfds_and_demo_folder(tmp_path):
+def test_empty_path_and_tfds(tmp_path):
     with pytest.raises(run.ConfigError, match='input_path is empty'):
         run.check_input_paths(_params('', ''), 'train')
     run.check_input_paths(_params('', '', tfds_name='cifar10'), 'train')
-    demo = str(tmp_path / 'act_digits' / 'train*')  # created on first use by run.py
-    run.check_input_paths(_params(demo, demo), 'train_and_eval')

@@ -59,6 +59,7 @@ def run(steps, strategy, jit=False):
     with strategy.scope():
         model = make_model()
         opt = tf_keras.optimizers.legacy.SGD(LR)
+        opt.iterations  # Created in scope, as ActTrainer does (the train step reads it).
         metrics = task.build_metrics(training=True)
     for a, b in zip(model.trainable_variables, w0):
         assert np.array_equal(a.numpy(), b)
