@@ -76,8 +76,9 @@ def define_flags() -> None:
                           'file with its CRC check (by default only the first record of each '
                           'training file and all of the validation set are read).')
         flags.DEFINE_bool('deterministic', False,
-                          'Also enable TensorFlow op determinism (slower input pipeline); '
-                          'needed for bit-identical runs with random augmentation.')
+                          'Also enable TensorFlow op determinism, for bit-identical reruns and '
+                          'resumes (the input and its augmentation are deterministic anyway; '
+                          'some kernels, e.g. on GPUs, are not without it).')
 
 
 class ConfigError(ValueError):
@@ -359,6 +360,10 @@ def run(flags_obj) -> dict:
                              train='train' in mode, evaluate='eval' in mode,
                              model_dir=model_dir)
 
+    if 'train' in mode and not hasattr(task, 'start_step'):
+        logging.warning('--experiment=%s uses Model Garden\'s stock task: a resumed run replays '
+                        'its input from the first batch. The recipe experiments (%s) resume '
+                        'exactly.', flags_obj.experiment, ', '.join(OUR_EXPERIMENTS[:-1]))
     summary = model_summary(model, params)
     logging.info('Model: %d trainable parameters (%.2f M), %s GFLOPs per image.',
                  summary['trainable_params'], summary['trainable_params'] / 1e6,

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any, List, Optional, Tuple
 
+from absl import logging
 import tensorflow as tf
 import tf_keras
 
@@ -118,6 +119,9 @@ class ActClassificationTask(image_classification.ImageClassificationTask):
             return self._stream_inputs(params, input_context, decoder.decode,
                                        parser.parse_fn(True), postprocess_fn)
 
+        if params.is_training:
+            logging.warning('The training input (tfds, cache or repeated_augment) uses Model '
+                            "Garden's reader: a resumed run replays it from its first batch.")
         sample_fn = None
         if params.is_training and params.repeated_augment is not None:
             copies = params.repeated_augment
