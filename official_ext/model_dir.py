@@ -74,15 +74,24 @@ def defines_model(key: str) -> bool:
     return key.startswith(MODEL_PREFIX) or key in MODEL_KEYS
 
 
+class _Unset:
+    """A key one config has and the other lacks (e.g. the settings of an unselected one-of)."""
+
+    def __repr__(self) -> str:
+        return '(unset)'
+
+
+UNSET = _Unset()
+
+
 def differences(old: Dict[str, Any], new: Dict[str, Any]) -> List[Tuple[str, Any, Any]]:
     """(key, old, new) for every flattened key whose value differs, sorted by key."""
     flat_old, flat_new = flatten(old), flatten(new)
-    missing = object()
     out = []
     for key in sorted(set(flat_old) | set(flat_new)):
-        a, b = flat_old.get(key, missing), flat_new.get(key, missing)
+        a, b = flat_old.get(key, UNSET), flat_new.get(key, UNSET)
         if a != b:
-            out.append((key, None if a is missing else a, None if b is missing else b))
+            out.append((key, a, b))
     return out
 
 
