@@ -5,7 +5,6 @@ Cases: the demo writer next to user data, rerunning into a model_dir with anothe
 NaN loss, invalid configs, and corrupt shards (validation, training, class count).
 """
 import glob
-import hashlib
 import json
 import os
 import re
@@ -14,21 +13,11 @@ import time
 import pytest
 
 from tests import train_testlib as lib
+from tests.test_convert_trees import checksums  # sha256 of every file and folder
 
 pytestmark = pytest.mark.slow
 
 LOG_LINE = re.compile(r'^([IWEF]\d{4} |\d{4}-\d\d-\d\d |WARNING:|To enable the following)')
-
-
-def tree_checksums(root):
-    """{relative path: sha256} of every file under root."""
-    out = {}
-    for folder, _, files in os.walk(root):
-        for name in files:
-            path = os.path.join(folder, name)
-            with open(path, 'rb') as f:
-                out[os.path.relpath(path, root)] = hashlib.sha256(f.read()).hexdigest()
-    return out
 
 
 def user_lines(stderr):
@@ -96,23 +85,23 @@ def test_demo_writer_never_touches_a_user_folder(tmp_path, data):
     folder.mkdir()
     (folder / 'train-00000-of-00001').write_bytes(b'user shard, not to be touched')
     (folder / 'notes.txt').write_text('mine')
-    before = tree_checksums(str(tmp_path))
+    before = checksums(str(tmp_path))
     _, val = data
     override = tiny_override((str(folder / 'nomatch-*'), val))
     result = run(str(tmp_path / 'model'), override)
     assert_one_line_error(result, 2, 'nomatch-*', 'matches no file')
-    assert tree_checksums(str(tmp_path)) == before
+    assert checksums(str(tmp_path)) == before
 
 
 # ---------------------------------------------------------------------------------- model_dir
 def test_rerun_with_another_model_is_refused_and_changes_nothing(trained, data):
-    before = tree_checksums(trained)
+    before = checksums(trained)
     result = run(trained, tiny_override(data, orders=(5, 5, 5, 5)))
     message = assert_one_line_error(
         result, 2, 'task.model.backbone.convnext.activation.tpgu.orders: [3, 3, 3, 3] -> '
         '[5, 5, 5, 5]', 'new --model_dir', 'init_checkpoint')
     assert trained in message
-    assert tree_checksums(trained) == before
+    assert checksums(trained) == before
 
 
 def test_rerun_with_allowed_changes_keeps_the_first_record(trained, data, tmp_path):
@@ -129,7 +118,7 @@ def test_rerun_with_allowed_changes_keeps_the_first_record(trained, data, tmp_pa
 def test_nan_loss_stops_with_exit_1_and_keeps_the_checkpoints(trained, data):
     import numpy as np
     import tensorflow as tf
-    best_before = tree_checksums(os.path.join(trained, 'best_ckpt'))
+    best_before = checksums(os.path.join(trained, 'best_ckpt'))
     params_before = open(os.path.join(trained, 'params.yaml')).read()
     huge_lr = {'optimizer_config': {
         'learning_rate': {'type': 'constant', 'constant': {'learning_rate': 1e30}},
@@ -146,7 +135,7 @@ def test_nan_loss_stops_with_exit_1_and_keeps_the_checkpoints(trained, data):
         value = reader.get_tensor(key)
         if isinstance(value, np.ndarray) and value.dtype.kind == 'f':
             assert np.all(np.isfinite(value)), key
-    assert tree_checksums(os.path.join(trained, 'best_ckpt')) == best_before
+    assert checksums(os.path.join(trained, 'best_ckpt')) == best_before
     assert open(os.path.join(trained, 'params.yaml')).read() == params_before
 
 
