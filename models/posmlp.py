@@ -14,11 +14,15 @@ Model Garden has no PosMLP, so it is written here (channels-last, static shapes)
 - Block: LN → Dense(hidden = C·mlp_ratio) → act → split u, v → PoSGU mixes u's tokens inside
   each window → g = mixed(u)·v → Dense(C) → dropout → drop path → + input.
 - PoSGU/GQPE: channel c belongs to group c mod γ; for group s the score of output token m and
-  input token n is −½ (Δ−δ_s)ᵀ S_s S_sᵀ (Δ−δ_s), Δ = offset of n from m, softmax over n, plus a
-  learned per-token bias (one value per window token). Learned per block: 2γ (δ) + 4γ (S) + w².
-  Init: δ = 0, S = I + N(0, 0.02) noise, bias 0. The quadratic form is evaluated directly as
-  ‖S_sᵀ(Δ−δ_s)‖², which equals the authors' expansion in [Δx, Δy, Δx², Δy², ΔxΔy] (the
-  constant term cancels in the softmax).
+  input token n is −½ (Δ−δ_s)ᵀ S_s S_sᵀ (Δ−δ_s), softmax over n, plus a learned per-token bias
+  (one value per window token). Learned per block: 2γ (δ) + 4γ (S) + w².
+  Δ follows the authors' code (Zhicaiwww/PosMLP, models/posmlp2D.py), so that their δ and S
+  load unchanged: Δ = (Δx, Δy) = (col(n) − col(m), −(row(n) − row(m))), i.e. x to the right and
+  y upwards. The quadratic form is evaluated directly as ‖S_sᵀ(Δ−δ_s)‖², which equals their
+  expansion in [Δx, Δy, Δx², Δy², ΔxΔy] (the constant term cancels in the softmax).
+  Init as theirs: δ ~ N(0, 0.01), S = I + N(0, 0.01) noise, bias 0.
+- Every conv and Dense kernel starts from trunc_normal(0.02), biases 0 (the authors'
+  `_init_weights`, which also covers the stem and downsampling convs).
 - LRPE (`positional_encoding: lrpe`): a Swin-style table (2w−1)² × γ indexed by the relative
   offset, used directly as mixing weights (no softmax).
 - Head: the paper's LN → GAP → dropout → Dense; the backbone returns LN → GAP as `pre_logits`
@@ -46,17 +50,27 @@ LN_EPS = 1e-6
 ENCODINGS = ('gqpe', 'lrpe')
 
 
+GQPE_INIT_STD = 0.01  # the authors' att_std: noise of δ and of S around the identity
+
+
 def relative_offsets(window: int) -> np.ndarray:
-    """[w², w², 2] offsets Δ = pos(n) − pos(m) (row, column) for output m and input n."""
-    coords = np.stack(np.meshgrid(np.arange(window), np.arange(window), indexing='ij'), -1)
-    flat = coords.reshape(-1, 2).astype(np.float32)
-    return flat[None, :, :] - flat[:, None, :]
+    """[w², w², 2] offsets Δ of input token n from output token m in the authors' convention.
+
+    Tokens are numbered row-major inside a window. Δ = (Δx, Δy) = (col(n) − col(m),
+    −(row(n) − row(m))): the authors' GQPE features (x to the right, y upwards). Keeping their
+    convention is what makes their learned centres δ and shape factors S mean the same here;
+    with (Δrow, Δcol) a ported PosMLP-T gave logits 1.3e-1 (relative) away from theirs.
+    """
+    rows, cols = np.divmod(np.arange(window * window), window)
+    dx = cols[None, :] - cols[:, None]
+    dy = -(rows[None, :] - rows[:, None])
+    return np.stack([dx, dy], axis=-1).astype(np.float32)
 
 
 def _identity_plus_noise(shape: Sequence[int], dtype: Any = None, **_: Any) -> tf.Tensor:
-    """[γ, 2, 2] identity matrices plus N(0, 0.02) noise (GQPE's S init)."""
+    """[γ, 2, 2] identity matrices plus N(0, 0.01) noise (the authors' S init)."""
     eye = tf.eye(shape[-1], batch_shape=shape[:-2], dtype=dtype or tf.float32)
-    return eye + tf.random.normal(shape, stddev=0.02, dtype=dtype or tf.float32)
+    return eye + tf.random.normal(shape, stddev=GQPE_INIT_STD, dtype=dtype or tf.float32)
 
 
 class PoSGU(tf_keras.layers.Layer):
@@ -78,8 +92,10 @@ class PoSGU(tf_keras.layers.Layer):
                              f'{self.groups}; change `dims`, `mlp_ratios` or `groups`.')
         n = self.window ** 2
         if self.encoding == 'gqpe':
-            self.center = self.add_weight(name='position_center', shape=[self.groups, 2],
-                                          initializer='zeros', trainable=True, autocast=False)
+            self.center = self.add_weight(
+                name='position_center', shape=[self.groups, 2],
+                initializer=tf_keras.initializers.RandomNormal(stddev=GQPE_INIT_STD),
+                trainable=True, autocast=False)
             self.shape_factor = self.add_weight(name='position_shape',
                                                 shape=[self.groups, 2, 2],
                                                 initializer=_identity_plus_noise, trainable=True,
@@ -177,11 +193,11 @@ class PosMLP(common.BackboneModel):
         for i, width in enumerate(widths):
             x = common.TorchPad2D(1, name=f'stem_pad{i + 1}')(x)
             x = tf_keras.layers.Conv2D(width, 3, strides=2,
-                                       kernel_initializer=common.torch_default_conv_init(),
+                                       kernel_initializer=common.trunc_normal(),
                                        kernel_regularizer=kernel_regularizer,
                                        name=f'stem_conv{i + 1}')(x)
             x = common.exact_gelu(name=f'stem_gelu{i + 1}')(bn(x, f'stem_bn{i + 1}'))
-        x = tf_keras.layers.Conv2D(dims[0], 1, kernel_initializer=common.torch_default_conv_init(),
+        x = tf_keras.layers.Conv2D(dims[0], 1, kernel_initializer=common.trunc_normal(),
                                    kernel_regularizer=kernel_regularizer, name='stem_conv3')(x)
         x = bn(x, 'stem_bn3')
         features = []
@@ -193,7 +209,7 @@ class PosMLP(common.BackboneModel):
                 x = common.TorchPad2D(1, name=f'downsample{s}_pad')(x)
                 x = tf_keras.layers.DepthwiseConv2D(
                     3, strides=2, depth_multiplier=2,
-                    depthwise_initializer=common.torch_default_conv_init(),
+                    depthwise_initializer=common.trunc_normal(),
                     depthwise_regularizer=kernel_regularizer, name=f'downsample{s}_conv')(x)
                 x = common.layer_norm(LN_EPS, name=f'downsample{s}_norm')(x)
             h, w = x.shape[1], x.shape[2]

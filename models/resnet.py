@@ -13,6 +13,14 @@ defaults to BatchNorm momentum 0.99 / eps 1e-3. This module reproduces torchvisi
   torchvision, the default);
 - conv kernels He-normal with fan_out (torchvision's kaiming_normal_(mode='fan_out')), BN γ=1, β=0.
 
+The ACON authors' ResNet (nmaac/acon, ResNet_ACON/resnet_acon.py and
+ResNet_MetaACON/resnet_metaacon.py), which their ImageNet numbers were measured on, differs in two
+ways, each an option whose default keeps torchvision's network:
+- `stride_in_1x1`: the stride of a downsampling bottleneck sits on its first 1×1 conv (ResNet
+  v1, as in the original paper) instead of the 3×3;
+- `conv_bias`: every conv (stem, blocks, projection shortcuts) has a bias, initialised like
+  PyTorch's default conv bias, U(±1/√fan_in) (their code re-initialises only the kernels).
+
 BatchNorm: momentum 0.9 and eps 1e-5 by default, the Keras equivalent of PyTorch's momentum 0.1 /
 eps 1e-5 (Keras keeps `momentum` of the old average). They are fields of the `act_resnet` config
 (`norm_momentum`, `norm_epsilon`) rather than taken from `task.model.norm_activation`, whose Model
@@ -30,6 +38,7 @@ backbone returns the stage maps '2'..'5' and the stock head pools the last one.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Optional, Sequence
 
 import tensorflow as tf
@@ -54,10 +63,12 @@ class _ResNetBuilder:
     """Holds the shared settings while the functional graph is assembled."""
 
     def __init__(self, acts: common.StageActivations, sites: str, momentum: float, eps: float,
-                 sync_bn: bool, regularizer: Optional[tf_keras.regularizers.Regularizer]):
+                 sync_bn: bool, regularizer: Optional[tf_keras.regularizers.Regularizer],
+                 stride_in_1x1: bool = False, conv_bias: bool = False):
         self.acts, self.sites = acts, sites
         self.momentum, self.eps, self.sync_bn = momentum, eps, sync_bn
         self.regularizer = regularizer
+        self.stride_in_1x1, self.conv_bias = stride_in_1x1, conv_bias
 
     def conv(self, x: tf.Tensor, filters: int, kernel: int, stride: int, name: str) -> tf.Tensor:
         pad = kernel // 2
@@ -66,10 +77,12 @@ class _ResNetBuilder:
             padding = 'valid'
         else:
             padding = 'same'
+        bound = 1.0 / math.sqrt(kernel * kernel * int(x.shape[-1]))  # PyTorch's conv bias init
         return tf_keras.layers.Conv2D(
-            filters, kernel, strides=stride, padding=padding, use_bias=False,
+            filters, kernel, strides=stride, padding=padding, use_bias=self.conv_bias,
             kernel_initializer=tf_keras.initializers.VarianceScaling(2.0, 'fan_out',
                                                                      'untruncated_normal'),
+            bias_initializer=tf_keras.initializers.RandomUniform(-bound, bound),
             kernel_regularizer=self.regularizer, name=name)(x)
 
     def bn(self, x: tf.Tensor, name: str) -> tf.Tensor:
@@ -104,9 +117,10 @@ class _ResNetBuilder:
     def bottleneck(self, x: tf.Tensor, filters: int, stride: int, stage: int, name: str,
                    drop_path: float = 0.0) -> tf.Tensor:
         sc = self.shortcut(x, 4 * filters, stride, name)
-        y = self.bn(self.conv(x, filters, 1, 1, f'{name}_conv1'), f'{name}_bn1')
+        stride1, stride3 = (stride, 1) if self.stride_in_1x1 else (1, stride)
+        y = self.bn(self.conv(x, filters, 1, stride1, f'{name}_conv1'), f'{name}_bn1')
         y = self.act(y, stage, f'{name}_act1')
-        y = self.bn(self.conv(y, filters, 3, stride, f'{name}_conv2'), f'{name}_bn2')
+        y = self.bn(self.conv(y, filters, 3, stride3, f'{name}_conv2'), f'{name}_bn2')
         y = self.act(y, stage, f'{name}_act2', primary=True)
         y = self.bn(self.conv(y, 4 * filters, 1, 1, f'{name}_conv3'), f'{name}_bn3')
         y = common.drop_path(drop_path, name=f'{name}_drop_path')(y)
@@ -120,6 +134,7 @@ class ActResNet(common.BackboneModel):
     def __init__(self, block: str, dims: Sequence[int], depths: Sequence[int], activation: Any,
                  activation_sites: str = 'all', stem_width: int = 64, drop_path_rate: float = 0.0,
                  norm_momentum: float = 0.9, norm_epsilon: float = 1e-5, use_sync_bn: bool = False,
+                 stride_in_1x1: bool = False, conv_bias: bool = False,
                  input_specs: tf_keras.layers.InputSpec = tf_keras.layers.InputSpec(
                      shape=[None, None, None, 3]),
                  kernel_regularizer: Optional[tf_keras.regularizers.Regularizer] = None,
@@ -132,7 +147,7 @@ class ActResNet(common.BackboneModel):
         acts = common.StageActivations(activation, len(depths))
         rates = common.drop_path_rates(drop_path_rate, depths)
         b = _ResNetBuilder(acts, activation_sites, norm_momentum, norm_epsilon, use_sync_bn,
-                           kernel_regularizer)
+                           kernel_regularizer, stride_in_1x1, conv_bias)
         inputs = tf_keras.Input(shape=input_specs.shape[1:])
         x = b.bn(b.conv(inputs, stem_width, 7, 2, 'stem_conv'), 'stem_bn')
         x = b.act(x, 0, 'stem_act')
@@ -147,7 +162,8 @@ class ActResNet(common.BackboneModel):
             features.append(x)
         endpoints = common.stage_outputs_dict(features)
         config = {'block': block, 'dims': list(dims), 'depths': list(depths),
-                  'activation_sites': activation_sites}
+                  'activation_sites': activation_sites, 'stride_in_1x1': stride_in_1x1,
+                  'conv_bias': conv_bias}
         super().__init__(inputs, endpoints, config, **kwargs)
 
 
@@ -181,5 +197,5 @@ def build_act_resnet(input_specs: tf_keras.layers.InputSpec, backbone_config: An
     sync = bool(getattr(norm_activation_config, 'use_sync_bn', False))
     return ActResNet(block, dims, depths, cfg.activation, cfg.activation_sites, cfg.stem_width,
                      float(cfg.drop_path_rate or 0.0), cfg.norm_momentum, cfg.norm_epsilon, sync,
-                     input_specs=input_specs,
+                     bool(cfg.stride_in_1x1), bool(cfg.conv_bias), input_specs=input_specs,
                      kernel_regularizer=l2_regularizer, name='act_resnet')

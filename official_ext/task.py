@@ -1,6 +1,7 @@
 """Image classification task: Model Garden's, plus gradient accumulation and input fixes.
 
-What Model Garden's `ImageClassificationTask` lacks and this subclass adds:
+What Model Garden's `ImageClassificationTask` lacks and this subclass adds (on top of the
+papers' classifier init, `official_ext.head_init.ClassificationTask`):
 
 - Gradient accumulation (none exists in Model Garden or the tf_keras optimizers). With
   `trainer.accumulation_steps = N` the training input yields N micro-batches of
@@ -38,6 +39,7 @@ from official.vision.tasks import image_classification
 
 from data import check
 from official_ext import determinism
+from official_ext import head_init
 from official_ext import inputs
 from official_ext import stream
 from official_ext.configs import experiments
@@ -47,7 +49,7 @@ MODEL_KEY_DOMAIN = -2
 
 
 @task_factory.register_task_cls(experiments.TaskConfig)
-class ActClassificationTask(image_classification.ImageClassificationTask):
+class ActClassificationTask(head_init.ClassificationTask):
     """Model Garden's classification task with gradient accumulation and fixed inputs."""
 
     def __init__(self, params, logging_dir: Optional[str] = None, name: Optional[str] = None,

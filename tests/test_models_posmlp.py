@@ -43,7 +43,10 @@ def test_lrpe_option_counts():
 
 
 def posgu_np(u, center, shape, bias, window, groups):
-    """GQPE mixing, token by token: P[s, m, :] = softmax_n(−½ (Δ−δ_s)ᵀ S Sᵀ (Δ−δ_s))."""
+    """GQPE mixing, token by token, written the authors' way (Zhicaiwww/PosMLP posmlp2D.py):
+    features [x, y, x², y², xy] of the offset with x = Δcol and y = −Δrow, dotted with
+    −½·[−2(aδ1 + bδ2), −2(cδ2 + dδ1), a, c, b + d] where [[a, b], [d, c]] = S Sᵀ; softmax over
+    the input tokens n, then the per-token bias of the output token m."""
     h, w, c = u.shape
     out = np.zeros_like(u)
     for wr in range(0, h, window):
@@ -52,16 +55,42 @@ def posgu_np(u, center, shape, bias, window, groups):
             for m, (rm, cm) in enumerate(tokens):
                 for ch in range(c):
                     s = ch % groups
-                    a = shape[s] @ shape[s].T
+                    inv = shape[s] @ shape[s].T
+                    a, b, cc, d = inv[0, 0], inv[0, 1], inv[1, 1], inv[1, 0]
+                    d1, d2 = center[s]
+                    proj = -0.5 * np.array([-2 * (a * d1 + b * d2), -2 * (cc * d2 + d * d1),
+                                            a, cc, b + d])
                     scores = []
                     for rn, cn in tokens:
-                        d = np.array([rn - rm, cn - cm], np.float64) - center[s]
-                        scores.append(-0.5 * d @ a @ d)
+                        x, y = cn - cm, -(rn - rm)
+                        scores.append(np.dot([x, y, x * x, y * y, x * y], proj))
                     p = np.exp(np.array(scores) - max(scores))
                     p /= p.sum()
                     out[rm, cm, ch] = sum(pi * u[rn, cn, ch] for pi, (rn, cn) in
                                           zip(p, tokens)) + bias[m]
     return out
+
+
+def test_relative_offsets_are_the_authors_convention():
+    """Token 0 is the window's top-left corner: the token right of it is at Δ = (1, 0), the
+    token below it at Δ = (0, −1) (x to the right, y upwards)."""
+    off = posmlp.relative_offsets(3)
+    np.testing.assert_array_equal(off[0, 1], [1, 0])
+    np.testing.assert_array_equal(off[0, 3], [0, -1])
+    np.testing.assert_array_equal(off[4, 0], [-1, 1])
+
+
+def test_gqpe_and_conv_initial_values_are_the_authors():
+    """δ ~ N(0, 0.01), S = I + N(0, 0.01); stem/downsample convs trunc_normal(0.02)."""
+    tf_keras.utils.set_random_seed(0)
+    layer = posmlp.PoSGU(7, 64, 'gqpe')
+    layer(tf.zeros([1, 7, 7, 128]))
+    center, noise = layer.center.numpy(), layer.shape_factor.numpy() - np.eye(2)
+    assert abs(center.std() - 0.01) < 0.002 and abs(noise.std() - 0.01) < 0.002
+    model = bt.build_tiny('posmlp')
+    for name in ('stem_conv1', 'stem_conv2', 'stem_conv3', 'downsample1_conv'):
+        kernel = model.backbone.get_layer(name).weights[0].numpy()
+        assert 0.012 < kernel.std() < 0.025, (name, kernel.std())
 
 
 def test_posgu_gqpe_matches_numpy():

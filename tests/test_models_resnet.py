@@ -85,3 +85,35 @@ def test_torchvision_layout_details():
 def test_unknown_sites_names_the_fix():
     with pytest.raises(ValueError, match='bottleneck_3x3'):
         bt.build_tiny('act_resnet', activation_sites='some')
+
+
+def test_acon_authors_options_stride_in_1x1_and_conv_bias():
+    """`stride_in_1x1` moves the downsampling stride to the first 1×1 of the bottleneck,
+    `conv_bias` adds one bias per conv output channel; the defaults stay torchvision's."""
+    dims, depths = [4, 8], [1, 2]
+    kwargs = dict(model_id=50, dims=dims, depths=depths)
+    base = bt.build_tiny('act_resnet', **kwargs)
+    acon = bt.build_tiny('act_resnet', stride_in_1x1=True, conv_bias=True, **kwargs)
+    for model, s1, s3 in ((base, 1, 2), (acon, 2, 1)):
+        layer = {l.name: l for l in model.backbone.layers}
+        assert layer['stage2_block0_conv1'].strides == (s1, s1)
+        assert layer['stage2_block0_conv2'].strides == (s3, s3)
+        assert layer['stage2_block1_conv1'].strides == (1, 1)
+    convs = [l for l in acon.backbone.layers if isinstance(l, tf_keras.layers.Conv2D)]
+    assert convs and all(c.use_bias for c in convs)
+    # Biases: stem 64 + per bottleneck (w + w + 4w) + one 4w projection per stage.
+    biases = 64 + sum(d * 6 * w + 4 * w for d, w in zip(depths, dims))
+    assert bt.trainable_count(acon) - bt.trainable_count(base) == biases
+    # Same output shape: the stride moved, it did not disappear.
+    x = tf.zeros([1, bt.TINY_INPUT, bt.TINY_INPUT, 3])
+    assert base.backbone(x)['3'].shape == acon.backbone(x)['3'].shape
+
+
+def test_acon_configs_use_the_authors_resnet():
+    from tests import train_testlib as lib  # pylint: disable=g-import-not-at-top
+    paths = [p for p in lib.yaml_files() if '/acon/' in p]
+    assert len(paths) == 12
+    for path in paths:
+        backbone = lib.load(path).task.model.backbone.act_resnet
+        assert backbone.stride_in_1x1 and backbone.conv_bias, path
+        assert backbone.activation_sites == 'bottleneck_3x3', path

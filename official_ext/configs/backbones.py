@@ -91,6 +91,9 @@ class ActResNet(hyperparams.Config):
       dims: stage widths (default 64, 128, 256, 512; bottlenecks expand them 4×).
       activation_sites: all | bottleneck_3x3 (ACON's placement; see models/resnet.py).
       norm_momentum / norm_epsilon: BatchNorm settings equal to PyTorch's 0.1 / 1e-5.
+      stride_in_1x1: put a downsampling bottleneck's stride on its first 1×1 conv (the ACON
+        authors' ResNet) instead of the 3×3 (torchvision, the default).
+      conv_bias: give every conv a bias (the ACON authors' ResNet; torchvision has none).
     """
     model_id: int = 50
     block: str = ''
@@ -101,6 +104,8 @@ class ActResNet(hyperparams.Config):
     activation_sites: str = 'all'
     norm_momentum: float = 0.9
     norm_epsilon: float = 1e-5
+    stride_in_1x1: bool = False
+    conv_bias: bool = False
     activation: Activation = dataclasses.field(
         default_factory=lambda: default_activation('relu'))
 

@@ -1,0 +1,123 @@
+"""Classifier-head initialisation from the papers, selectable as `task.model.kernel_initializer`.
+
+Why: Model Garden's `ClassificationModel` starts its Dense head from `random_uniform`
+(U(±0.05)), which none of the reference networks uses. ConvNeXt, HorNet, Swin and PosMLP start
+their classifier from trunc_normal(std 0.02) with a zero bias; torchvision's ResNet (and the
+ACON authors') leaves `nn.Linear` at PyTorch's default, kaiming_uniform(a=√5) for the kernel =
+U(±1/√fan_in), and U(±1/√fan_in) for the bias.
+
+The stock head takes the initializer as a *string*, so two names are registered as Keras custom
+objects and can be written in YAML:
+
+- `trunc_normal`: the papers' trunc_normal(0.02) (`models.common.trunc_normal`);
+- `torch_linear`: PyTorch's default Linear kernel init. The stock head always creates a zero
+  bias, so `build_classification_model` below also draws the bias from U(±1/√fan_in) when this
+  name is in effect.
+
+`task.model.kernel_initializer: ''` (this project's default) means "the family's paper init"
+(`FAMILY_DEFAULTS`); any other value, e.g. `random_uniform`, is passed to the head unchanged.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+import tensorflow as tf
+import tf_keras
+
+from official.vision.modeling import factory
+from official.vision.tasks import image_classification as mg_ic_task
+
+from models import common
+
+TRUNC_NORMAL = 'trunc_normal'
+TORCH_LINEAR = 'torch_linear'
+# The head init of each family's reference network; other (Model Garden) backbones keep the
+# stock `random_uniform`.
+FAMILY_DEFAULTS = {
+    'convnext': TRUNC_NORMAL, 'hornet': TRUNC_NORMAL, 'swin': TRUNC_NORMAL,
+    'posmlp': TRUNC_NORMAL, 'act_resnet': TORCH_LINEAR,
+}
+STOCK_DEFAULT = 'random_uniform'
+
+
+class TruncNormal002(tf_keras.initializers.Initializer):
+    """trunc_normal(std 0.02), the papers' classifier init (a string name for the stock head)."""
+
+    def __call__(self, shape: Any, dtype: Any = None, **kwargs: Any) -> tf.Tensor:
+        return common.trunc_normal()(shape, dtype=dtype or tf.float32)
+
+    def get_config(self) -> dict:
+        return {}
+
+
+class TorchLinear(tf_keras.initializers.Initializer):
+    """PyTorch's default `nn.Linear` kernel init: kaiming_uniform(a=√5) = U(±1/√fan_in)."""
+
+    def __call__(self, shape: Any, dtype: Any = None, **kwargs: Any) -> tf.Tensor:
+        return common.torch_default_conv_init()(shape, dtype=dtype or tf.float32)
+
+    def get_config(self) -> dict:
+        return {}
+
+
+tf_keras.utils.get_custom_objects().update({TRUNC_NORMAL: TruncNormal002,
+                                            TORCH_LINEAR: TorchLinear})
+
+
+def resolve(model_config: Any) -> str:
+    """The head initializer name in effect: the configured one, else the family's default."""
+    name = str(model_config.kernel_initializer or '')
+    if name:
+        return name
+    return FAMILY_DEFAULTS.get(str(model_config.backbone.type), STOCK_DEFAULT)
+
+
+def classifier(model: tf_keras.Model) -> Optional[tf_keras.layers.Dense]:
+    """The stock head's Dense layer (the last Dense of the classification model), if any."""
+    dense = [l for l in model.layers if isinstance(l, tf_keras.layers.Dense)]
+    return dense[-1] if dense else None
+
+
+def build_classification_model(input_specs: tf_keras.layers.InputSpec, model_config: Any,
+                               l2_regularizer: Optional[tf_keras.regularizers.Regularizer] = None
+                               ) -> tf_keras.Model:
+    """Model Garden's `build_classification_model` with the head initializer resolved.
+
+    Raises:
+      ValueError: naming the setting when the initializer name is unknown to Keras.
+    """
+    name = resolve(model_config)
+    try:
+        tf_keras.initializers.get(name)
+    except ValueError as e:
+        raise ValueError(f'task.model.kernel_initializer {name!r} is not a Keras initializer; '
+                         f"use '' (the family's paper init), {TRUNC_NORMAL!r}, "
+                         f"{TORCH_LINEAR!r} or a Keras name such as 'random_uniform'.") from e
+    model = factory.build_classification_model(
+        input_specs=input_specs, model_config=model_config.replace(kernel_initializer=name),
+        l2_regularizer=l2_regularizer)
+    dense = classifier(model)
+    if name == TORCH_LINEAR and dense is not None:
+        bound = 1.0 / math.sqrt(int(dense.kernel.shape[0]))
+        dense.bias.assign(tf.random.uniform(dense.bias.shape, -bound, bound, dense.bias.dtype))
+    return model
+
+
+class ClassificationTask(mg_ic_task.ImageClassificationTask):
+    """Model Garden's classification task whose head starts from the paper's init.
+
+    Only `build_model` differs from the stock task (same body, resolved head initializer).
+    """
+
+    def build_model(self) -> tf_keras.Model:
+        input_specs = tf_keras.layers.InputSpec(shape=[None] + self.task_config.model.input_size)
+        l2_weight_decay = self.task_config.losses.l2_weight_decay
+        # Halved as in the stock task: tf_keras' l2 is λ·Σw², tf.nn.l2_loss is Σw²/2.
+        l2_regularizer = (tf_keras.regularizers.l2(l2_weight_decay / 2.0)
+                          if l2_weight_decay else None)
+        model = build_classification_model(input_specs, self.task_config.model, l2_regularizer)
+        if self.task_config.freeze_backbone:
+            model.backbone.trainable = False
+        _ = model(tf_keras.Input(self.task_config.model.input_size), training=False)
+        return model

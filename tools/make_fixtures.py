@@ -1,0 +1,208 @@
+"""Makes the reference fixtures of tests/test_import_weights.py (run by hand, needs torch).
+
+    python -m venv /tmp/ref && /tmp/ref/bin/pip install timm==0.9.16 safetensors einops
+    git clone https://github.com/raoyongming/HorNet /tmp/authors/HorNet   # likewise
+    git clone https://github.com/Zhicaiwww/PosMLP /tmp/authors/PosMLP     # nmaac/acon
+    /tmp/ref/bin/python tools/make_fixtures.py --hornet_dir=/tmp/authors/HorNet \
+        --posmlp_dir=/tmp/authors/PosMLP --acon_dir=/tmp/authors/acon --out=tests/fixtures
+
+For each reference network (timm ConvNeXt and Swin, torchvision ResNet with basic and bottleneck
+blocks, the ACON authors' ResNet-ACON-C and ResNet-Meta-ACON, the HorNet and PosMLP authors'
+models) it builds a tiny variant from the reference's own classes (a few channels, one or two
+blocks per stage), sets EVERY parameter and BatchNorm statistic to random values (layer scales
+and positional parameters included, so that nothing is at an init value that would hide a
+mapping mistake), and writes `<name>.safetensors` (the state dict, float32),
+`<name>.npz` (`images` [B, 3, H, W] and the reference `logits`, eval mode, float32) and
+`<name>.json` (our experiment and the `--params_override` that builds the same network).
+
+The authors' repositories are imported from the given checkouts, never copied here.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import os
+import sys
+import types
+from functools import partial
+from typing import Callable, Dict, Tuple
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+
+IMAGE, BATCH, CLASSES = 32, 2, 10
+
+
+def randomize(model: torch.nn.Module, seed: int) -> None:
+    """Every float parameter and BN statistic ← random values of a sensible scale."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.ndim >= 2 and not name.endswith(('attention_spreads', 'bias_table')):
+                fan_in = p[0].numel()
+                p.copy_(torch.randn(p.shape, generator=g) / fan_in ** 0.5)
+            elif name.endswith('attention_spreads'):
+                p.copy_(torch.eye(2) + 0.3 * torch.randn(p.shape, generator=g))
+            elif name.endswith(('attention_centers', 'bias_table')):
+                p.copy_(torch.randn(p.shape, generator=g))
+            elif name.endswith(('gamma', 'gamma1', 'gamma2', 'p1', 'p2', 'beta')):
+                p.copy_(torch.randn(p.shape, generator=g))
+            elif name.endswith('weight'):  # norm scales
+                p.copy_(1.0 + 0.3 * torch.randn(p.shape, generator=g))
+            else:  # biases, token biases
+                p.copy_(0.3 * torch.randn(p.shape, generator=g))
+        for name, b in model.named_buffers():
+            if name.endswith('running_mean'):
+                b.copy_(0.3 * torch.randn(b.shape, generator=g))
+            elif name.endswith('running_var'):
+                b.copy_(0.5 + torch.rand(b.shape, generator=g))
+
+
+def _module_from(path: str, name: str) -> types.ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _narrow(resnet_cls: type, divisor: int) -> type:
+    """A subclass of a torchvision-style ResNet whose stage widths are 64·2^i / divisor.
+
+    The class's own `_make_layer`, blocks and forward are used; only `planes` is divided, and
+    the classifier is re-created for the narrower feature width.
+    """
+    class Narrow(resnet_cls):  # pylint: disable=too-few-public-methods
+        def _make_layer(self, block, planes, blocks, stride=1, dilate=False):
+            return super()._make_layer(block, planes // divisor, blocks, stride, dilate)
+
+    return Narrow
+
+
+def _resnet(cls: type, block: type, depths, expansion: int, divisor: int = 16):
+    model = _narrow(cls, divisor)(block, depths, num_classes=CLASSES)
+    model.fc = torch.nn.Linear(512 // divisor * expansion, CLASSES)
+    return model
+
+
+def _resnet_override(depths, block: str, divisor: int = 16, **extra) -> dict:
+    dims = [64 // divisor * 2 ** i for i in range(4)]
+    return {'act_resnet': {'model_id': 0, 'block': block, 'dims': dims, 'depths': list(depths),
+                           **extra}}
+
+
+def builders(args) -> Dict[str, Tuple[Callable[[], torch.nn.Module], str, dict]]:
+    """name → (builder, our experiment, our backbone settings)."""
+    import timm  # pylint: disable=g-import-not-at-top
+    import torchvision  # pylint: disable=g-import-not-at-top
+    from timm.models import convnext, swin_transformer  # pylint: disable=g-import-not-at-top
+    tv = torchvision.models.resnet
+    out = {
+        'convnext': (lambda: convnext.ConvNeXt(depths=(1, 1, 1, 1), dims=(8, 16, 24, 32),
+                                               num_classes=CLASSES),
+                     'convnext_imagenet',
+                     {'convnext': {'dims': [8, 16, 24, 32], 'depths': [1, 1, 1, 1]}}),
+        'swin': (lambda: swin_transformer.SwinTransformer(
+                     img_size=IMAGE, patch_size=4, window_size=4, embed_dim=8, depths=(2, 1, 1),
+                     num_heads=(1, 2, 2), num_classes=CLASSES),
+                 'swin_imagenet',
+                 {'swin': {'dims': [8, 16, 32], 'depths': [2, 1, 1], 'num_heads': [1, 2, 2],
+                           'window_size': 4}}),
+        'resnet_basic': (lambda: _resnet(tv.ResNet, tv.BasicBlock, [1, 1, 1, 1], 1),
+                         'act_resnet_imagenet', _resnet_override([1, 1, 1, 1], 'basic')),
+        'resnet_bottleneck': (lambda: _resnet(tv.ResNet, tv.Bottleneck, [2, 1, 1, 1], 4),
+                              'act_resnet_imagenet',
+                              _resnet_override([2, 1, 1, 1], 'bottleneck')),
+    }
+    del timm
+    if args.acon_dir:
+        sys.path.insert(0, args.acon_dir)  # their modules import `acon` from the repo root
+        ra = _module_from(os.path.join(args.acon_dir, 'ACON/ResNet_ACON/resnet_acon.py'),
+                          'ref_resnet_acon')
+        rm = _module_from(os.path.join(args.acon_dir,
+                                       'MetaACON/ResNet_MetaACON/resnet_metaacon.py'),
+                          'ref_resnet_metaacon')
+        acon = dict(activation_sites='bottleneck_3x3', stride_in_1x1=True, conv_bias=True)
+        out['resnet_acon_c'] = (
+            lambda: _resnet(ra.ResNet, ra.Bottleneck_ACON, [2, 1, 1, 1], 4),
+            'act_resnet_imagenet',
+            _resnet_override([2, 1, 1, 1], 'bottleneck', activation={'type': 'acon_c'},
+                             **acon))
+        out['resnet_meta_acon'] = (
+            lambda: _resnet(rm.ResNet, rm.Bottleneck_MetaACON, [2, 1, 1, 1], 4),
+            'act_resnet_imagenet',
+            _resnet_override([2, 1, 1, 1], 'bottleneck', activation={'type': 'meta_acon'},
+                             **acon))
+    if args.hornet_dir:
+        hn = _module_from(os.path.join(args.hornet_dir, 'hornet.py'), 'ref_hornet')
+        s = 1.0 / 3.0
+        out['hornet'] = (
+            lambda: hn.HorNet(depths=[1, 1, 1, 1], base_dim=8, num_classes=CLASSES,
+                              gnconv=[partial(hn.gnconv, order=o, s=s) for o in (2, 3, 4, 5)]),
+            'hornet_imagenet',
+            {'hornet': {'dims': [8, 16, 32, 64], 'depths': [1, 1, 1, 1]}})
+    if args.posmlp_dir:
+        package = types.ModuleType('models')  # their package, without its __init__'s imports
+        package.__path__ = [os.path.join(args.posmlp_dir, 'models')]
+        sys.modules['models'] = package
+        pm = importlib.import_module('models.posmlp')
+        out['posmlp'] = (
+            lambda: pm.PosMLP(img_size=(IMAGE, IMAGE), embed_dims=(8, 16, 32, 64),
+                              win_size=(4, 2, 2, 1), gamma=(2, 2, 4, 4), depths=(1, 1, 1, 1),
+                              mlp_ratio=(4, 4, 4, 2), num_levels=4, num_classes=CLASSES,
+                              drop_path_rate=0.0),
+            'posmlp_imagenet',
+            {'posmlp': {'dims': [8, 16, 32, 64], 'depths': [1, 1, 1, 1],
+                        'window_sizes': [4, 2, 2, 1], 'groups': [2, 2, 4, 4],
+                        'mlp_ratios': [4.0, 4.0, 4.0, 2.0]}})
+    return out
+
+
+def override(experiment_backbone: dict) -> dict:
+    (family, settings), = experiment_backbone.items()
+    settings = dict(settings)
+    if family != 'act_resnet':
+        settings.setdefault('drop_path_rate', 0.0)
+    return {'task': {'model': {'num_classes': CLASSES, 'input_size': [IMAGE, IMAGE, 3],
+                               'backbone': {'type': family, family: settings}},
+                     'init_checkpoint_modules': 'all'}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--out', default='tests/fixtures')
+    parser.add_argument('--hornet_dir')
+    parser.add_argument('--posmlp_dir')
+    parser.add_argument('--acon_dir')
+    parser.add_argument('--only', nargs='*')
+    args = parser.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    torch.set_grad_enabled(False)
+    for i, (name, (build, experiment, backbone)) in enumerate(sorted(builders(args).items())):
+        if args.only and name not in args.only:
+            continue
+        torch.manual_seed(i)
+        model = build().eval()
+        randomize(model, seed=100 + i)
+        images = torch.randn(BATCH, 3, IMAGE, IMAGE, generator=torch.Generator().manual_seed(i))
+        logits = model(images)
+        state = {k: v.detach().float().contiguous() if v.is_floating_point() else v.contiguous()
+                 for k, v in model.state_dict().items()}
+        save_file(state, os.path.join(args.out, f'{name}.safetensors'))
+        np.savez_compressed(os.path.join(args.out, f'{name}.npz'),
+                            images=images.numpy().astype(np.float32),
+                            logits=logits.numpy().astype(np.float32))
+        with open(os.path.join(args.out, f'{name}.json'), 'w', encoding='utf-8') as f:
+            json.dump({'experiment': experiment, 'params_override': override(backbone),
+                       'reference': type(model).__module__ + '.' + type(model).__qualname__},
+                      f, indent=1)
+        count = sum(p.numel() for p in model.parameters())
+        print(f'{name}: {count} parameters, logits {list(logits.shape)}, '
+              f'max |logit| {logits.abs().max():.3g}')
+
+
+if __name__ == '__main__':
+    main()
