@@ -51,6 +51,7 @@ from official.core import train_utils
 from official.modeling import performance
 
 from data import check as data_check
+from data import records
 from official_ext import model_dir as model_dir_lib
 from official_ext import registry_imports  # noqa: F401  (backbones, experiments, task)
 from official_ext import validate
@@ -209,13 +210,6 @@ def log_to_dir(log_dir: Optional[str]) -> None:
     logging.get_absl_handler().use_absl_log_file('run', log_dir)
 
 
-def _atomic_write(path: str, text: str) -> None:
-    tmp = os.path.join(os.path.dirname(path), '.' + os.path.basename(path) + '.tmp')
-    with tf.io.gfile.GFile(tmp, 'w') as f:
-        f.write(text)
-    tf.io.gfile.rename(tmp, path, overwrite=True)
-
-
 def model_summary(model: tf_keras.Model, params) -> dict:
     """Trainable/total parameters and FLOPs per image (profiler count / 2, i.e. MACs)."""
     trainable = int(sum(np.prod(v.shape) for v in model.trainable_variables))
@@ -244,7 +238,7 @@ def write_model_summary(summary: dict, model_dir: str) -> None:
             f"num_classes: {summary['num_classes']}\n"
             f"backbone_config: {json.dumps(summary['backbone_config'], default=str)}\n")
     tf.io.gfile.makedirs(model_dir)
-    _atomic_write(os.path.join(model_dir, 'model_summary.txt'), text)
+    records.write_text(os.path.join(model_dir, 'model_summary.txt'), text)
 
 
 def check_input_paths(params, mode: str) -> None:

@@ -27,6 +27,8 @@ from absl import logging
 import orbit
 import tensorflow as tf
 
+from data import records
+
 EVAL_STATE = 'eval_state.json'
 
 
@@ -74,10 +76,7 @@ class ActController(orbit.Controller):
         path = self._eval_state_path
         if path is None or not self.strategy.extended.should_checkpoint:
             return
-        tmp = path + '.tmp'
-        with tf.io.gfile.GFile(tmp, 'w') as f:
-            f.write(json.dumps({'last_eval_step': step}) + '\n')
-        tf.io.gfile.rename(tmp, path, overwrite=True)
+        records.write_text(path, json.dumps({'last_eval_step': step}) + '\n')
 
     def _last_checkpoint(self) -> str:
         latest = self.checkpoint_manager.latest_checkpoint if self.checkpoint_manager else None

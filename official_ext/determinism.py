@@ -227,14 +227,6 @@ def element_key(seed: int, *indices: tf.Tensor) -> tf.Tensor:
     return key
 
 
-def keyed(fn: Callable, key_fn: Callable[..., tf.Tensor]) -> Callable:
-    """Wraps `fn(*args)` so that it is traced under `keyed_randomness(key_fn(*args))`."""
-    def wrapped(*args):
-        with keyed_randomness(key_fn(*args)):
-            return fn(*args)
-    return wrapped
-
-
 def stateful_random_ops(graph_def: tf.compat.v1.GraphDef) -> List[str]:
     """Sorted names of the stateful random op types anywhere in a graph and its functions."""
     found = {node.op for node in graph_def.node if node.op in STATEFUL_RANDOM_OPS}

@@ -30,6 +30,8 @@ import yaml
 
 from official.modeling.hyperparams import params_dict
 
+from data import records
+
 PARAMS_FILE = 'params.yaml'
 # Config keys that define the variables a checkpoint holds: all of task.model, the optimizer
 # type, and whether an EMA is kept (checked by `_ema_enabled`: its slots are variables too).
@@ -145,13 +147,6 @@ def _utc_stamp(when: Optional[datetime.datetime] = None) -> str:
     return when.strftime('%Y%m%dT%H%M%S.%fZ')
 
 
-def _atomic_write(path: str, text: str) -> None:
-    tmp = os.path.join(os.path.dirname(path), '.' + os.path.basename(path) + '.tmp')
-    with tf.io.gfile.GFile(tmp, 'w') as f:
-        f.write(text)
-    tf.io.gfile.rename(tmp, path, overwrite=True)
-
-
 def record_config(params, model_dir: str) -> str:
     """Writes this run's resolved config without overwriting any earlier record; returns path."""
     tf.io.gfile.makedirs(model_dir)
@@ -165,7 +160,7 @@ def record_config(params, model_dir: str) -> str:
                            overwrite=False)
     path = first if not tf.io.gfile.exists(first) else os.path.join(
         model_dir, f'params-{_utc_stamp()}.yaml')
-    _atomic_write(path, text)
+    records.write_text(path, text)
     return path
 
 

@@ -32,6 +32,8 @@ from official.core import base_trainer
 from official.core import train_utils
 from official.modeling import optimization
 
+from data import records
+
 EMA_PREFIX = 'ema_'
 
 
@@ -54,10 +56,7 @@ class BestCheckpointExporter(train_utils.BestCheckpointExporter):
             eval_logs, lambda x: tf.rank(x) <= 1)
         logs['best_ckpt_global_step'] = global_step
         logs = train_utils.cast_leaf_nested_dict(logs, lambda x: float(np.asarray(x)))
-        tmp = self.best_ckpt_logs_path + '.tmp'
-        with tf.io.gfile.GFile(tmp, 'w') as writer:
-            writer.write(json.dumps(logs, indent=4) + '\n')
-        tf.io.gfile.rename(tmp, self.best_ckpt_logs_path, overwrite=True)
+        records.write_text(self.best_ckpt_logs_path, json.dumps(logs, indent=4) + '\n')
 
     def _maybe_load_best_eval_metric(self):
         try:
