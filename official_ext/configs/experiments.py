@@ -40,10 +40,16 @@ IMAGENET_VAL_PATH = 'gs://YOUR_BUCKET/imagenet/validation-*'
 # Swin and HorNet codes exclude every 1-D parameter: biases, norm scales/offsets, layer scale,
 # position-bias tables and the per-channel parameters of trainable activations (decaying TPGU's
 # a0 = 1 or ACON's p1/p2 towards 0 would change the activation itself, not regularize it).
+#
+# The trainable-activation names are whole path components, so they are anchored at both ends;
+# the right anchor accepts the replica suffix: under MirroredStrategy (and TPU) the optimizer
+# updates each replica's copy, named `.../a0:0` on replica 0 but `.../a0/replica_1:0` on the
+# others, and an exclusion that only matched `/a0:` decayed copies 1..N-1 (they drifted apart).
+REPLICA_SUFFIX = r'(?:/replica_\d+)?:'
 NO_WEIGHT_DECAY = [
     r'bias', r'beta', r'gamma', r'norm', r'/ln', r'layer_scale', r'position',
-    r'/a\d+:', r'/b:', r'/p1:', r'/p2:', r'/p:', r'/alpha:', r'/n:', r'/w:', r'/a:',
-]
+] + [rf'/{leaf}{REPLICA_SUFFIX}' for leaf in (
+    r'a\d+', 'b', 'p1', 'p2', 'p', 'alpha', 'n', 'w', 'a')]
 
 
 @dataclasses.dataclass
