@@ -71,6 +71,20 @@ class ActClassificationTask(head_init.ClassificationTask):
                              'use 1 to update after every batch.')
         self._accumulation_steps = int(value)
 
+    def build_model(self) -> tf_keras.Model:
+        """The stock model, plus coupled L2 on every parameter when the recipe asks for it.
+
+        `losses.l2_weight_decay_all` (torchvision's recipe) adds wd * sum(v^2) / 2 over every
+        trainable variable to the loss, so each gradient gains wd * v exactly as PyTorch SGD's
+        `weight_decay`; Model Garden's `l2_weight_decay` reaches only conv/dense kernels.
+        """
+        model = super().build_model()
+        decay = float(getattr(self.task_config.losses, 'l2_weight_decay_all', 0.0) or 0.0)
+        if decay:
+            model.add_loss(lambda: decay * tf.add_n(
+                [tf.nn.l2_loss(tf.cast(v, tf.float32)) for v in model.trainable_variables]))
+        return model
+
     # ----------------------------------------------------------------------------- inputs
     def build_inputs(self, params, input_context: Optional[tf.distribute.InputContext] = None
                      ) -> tf.data.Dataset:
