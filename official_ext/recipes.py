@@ -75,7 +75,8 @@ _HORNET = 'raoyongming/HorNet TRAINING.md (ConvNeXt codebase)'
 _SWIN = 'microsoft/Swin-Transformer configs/swin/*.yaml, config.py, main.py, lr_scheduler.py'
 _POSMLP = 'Zhicaiwww/PosMLP config/PosMLP_{T,S}.yaml (timm 0.4.5 train.py), README.md'
 _ACON = 'nmaac/acon ACON/ResNet_ACON/train.py, MetaACON/ResNet_MetaACON/train.py'
-_TV = 'pytorch/vision references/classification/train.py (README: ResNet command)'
+_TV = ('automl/GoLU tasks/image_classification/train.py + README ResNet command (--sync-bn); '
+       'pytorch/vision references/classification/train.py')
 
 _RESNET = dict(family='act_resnet', model_id=50, micro_batch=256, accumulation_steps=1,
                base_learning_rate=0.1, base_batch_size=256, warmup_epochs=0, optimizer='sgd',
@@ -112,7 +113,7 @@ RECIPES: Dict[str, Recipe] = {r.name: r for r in (
     # (= 120 epochs), wd 1e-4 on >=2-D weights only, colour jitter 0.4, no warm-up/smoothing.
     Recipe('acon_resnet', source=_ACON, epochs=120, schedule='linear', l2_kernels=1e-4,
            color_jitter=0.4, **_RESNET),
-    # torchvision's ResNet recipe (GoLU): 8 GPUs x 32 = 256, lr 0.1 x0.1 every 30 epochs, 90
+    # torchvision's ResNet recipe as GoLU ran it: 256 overall, lr 0.1 x0.1 every 30 epochs, 90
     # epochs, wd 1e-4 on every parameter, SyncBN across replicas.
     Recipe('torchvision_resnet', source=_TV, epochs=90, schedule='stepwise',
            lr_decay_epochs=(30, 60), l2_all=1e-4, sync_bn=True, **_RESNET),
