@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set
 
+from absl import logging
+import tensorflow as tf
 import yaml
 
 from official.core import exp_factory
@@ -46,8 +48,8 @@ def user_keys(config_files: Iterable[str] = (), params_override: Optional[str] =
     """Dotted keys set by the user's layers (YAML files, the override string, dicts)."""
     keys: Set[str] = set()
     for path in config_files or ():
-        with open(path) as f:
-            keys |= _flatten(yaml.safe_load(f) or {})
+        with tf.io.gfile.GFile(path) as f:   # gs:// paths too, as Model Garden reads them
+            keys |= _flatten(yaml.load(f, Loader=validate._yaml_loader()) or {})  # pylint: disable=protected-access
     if params_override:
         data, _ = validate._parse_override(params_override)  # pylint: disable=protected-access
         keys |= _flatten(data)
@@ -90,8 +92,18 @@ def resolve(params, apply_layers: Callable[[Any], Any], keys: Set[str]):
     return _finish(rebased, recipe, keys)
 
 
+SYNC_BN = 'task.model.norm_activation.use_sync_bn'
+
+
 def _finish(params, recipe, keys: Set[str]):
     params.trainer.recipe = recipe.name
+    if (recipe.sync_bn and schedule.is_free(SYNC_BN, keys)
+            and params.runtime.distribution_strategy == 'multi_worker_mirrored'):
+        # Synchronized BatchNorm under MultiWorkerMirroredStrategy hung (CPU collectives, two
+        # workers: no step in 400 s, 40 s without it): per-worker statistics instead.
+        logging.warning('%s: SyncBN is off under multi_worker_mirrored (it hangs there); set '
+                        '%s: true to force it.', recipe.name, SYNC_BN)
+        params.task.model.norm_activation.use_sync_bn = False
     schedule.derive(params, recipe, keys)
     params.validate()
     return params

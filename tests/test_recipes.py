@@ -171,6 +171,14 @@ def test_torchvision_resnet_recipe():
     assert cfg.task.model.norm_activation.use_sync_bn
     assert cfg.task.losses.label_smoothing == 0.0
     assert cfg.task.train_data.color_jitter == 0.0
+    mirrored = load('torchvision_resnet', 'runtime.distribution_strategy=mirrored')
+    assert mirrored.task.model.norm_activation.use_sync_bn
+    # SyncBN hangs under multi_worker_mirrored: off there unless set explicitly.
+    multi = load('torchvision_resnet', 'runtime.distribution_strategy=multi_worker_mirrored')
+    assert not multi.task.model.norm_activation.use_sync_bn
+    forced = load('torchvision_resnet', 'runtime.distribution_strategy=multi_worker_mirrored,'
+                                        'task.model.norm_activation.use_sync_bn=true')
+    assert forced.task.model.norm_activation.use_sync_bn
 
 
 # ------------------------------------------------------------------ recipe follows backbone
