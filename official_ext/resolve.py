@@ -122,10 +122,12 @@ def describe(params) -> str:
     if peak is None and getattr(lr, 'values', None):
         peak = lr.values[0]
     warmup = opt.warmup.linear.warmup_steps if opt.warmup.type == 'linear' else 0
+    length = (f'{t.epochs:g} epochs' if spe and t.train_steps == round(t.epochs * spe)
+              else f'set explicitly: {t.train_steps / spe:.3g} epochs' if spe else 'explicit')
     return (f'recipe {t.recipe} for backbone {params.task.model.backbone.type}: effective batch '
             f'{effective} = {data.global_batch_size} x {t.accumulation_steps}, '
             f'{data.num_examples} examples -> {spe} steps/epoch; train_steps {t.train_steps} '
-            f'({t.epochs:g} epochs), warm-up {warmup} steps, {opt.learning_rate.type} lr peak '
+            f'({length}), warm-up {warmup} steps, {opt.learning_rate.type} lr peak '
             f'{peak} (base {t.base_learning_rate:g} per {t.base_batch_size}), optimizer '
             f'{opt.optimizer.type}, validation every {t.validation_interval} steps')
 

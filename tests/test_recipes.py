@@ -250,6 +250,7 @@ def test_explicit_values_win_over_derivation():
     assert warmup_of(cfg)[0] == 100 and cosine.offset == 100
     assert cosine.decay_steps == 50000 - 100                         # follows train_steps
     assert cosine.alpha == pytest.approx(1e-6 / 1e-3)
+    assert 'train_steps 50000 (set explicitly' in resolve.describe(cfg)
 
 
 def test_epochs_examples_and_base_lr_keys():
