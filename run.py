@@ -94,7 +94,8 @@ class _Parser(train_utils.ExperimentParser):
     def parse(self):
         params = super().parse()
         flags_obj = self._flags_obj
-        tpu = [{'runtime': {'tpu': flags_obj.tpu}}] if flags_obj.tpu else []
+        tpu = ([{'runtime': {'tpu': flags_obj.tpu, 'distribution_strategy': 'tpu'}}]
+               if flags_obj.tpu else [])
         keys = resolve.user_keys(flags_obj.config_file, flags_obj.params_override, tpu)
         return resolve.resolve(params, self._apply_layers, keys)
 
