@@ -311,3 +311,17 @@ def test_l2_on_every_parameter_is_pytorch_weight_decay():
     want = 1e-4 * sum(float(np.sum(np.square(v.numpy()))) for v in model.trainable_variables) / 2
     got = float(sum(float(l) for l in model.losses))
     assert want > 0 and got == pytest.approx(want, rel=1e-5)
+
+
+def test_acon_decay_reaches_every_kernel_as_get_parameters():
+    """ACON's get_parameters decays every >= 2-D `weight` (convs, fc, Meta-ACON's projections)
+    and nothing else: the regularization equals 1e-4 * sum(w^2) / 2 over exactly those."""
+    from official.core import task_factory
+    cfg = lib.reduced(load('acon_resnet'))
+    task = task_factory.get_task(cfg.task)
+    model = task.build_model()
+    kernels = [v for v in model.trainable_variables if len(v.shape) >= 2]
+    assert any('fc1' in v.name for v in kernels) and any('fc2' in v.name for v in kernels)
+    want = 1e-4 * sum(float(np.sum(np.square(v.numpy()))) for v in kernels) / 2
+    got = float(sum(float(l) for l in model.losses))
+    assert want > 0 and got == pytest.approx(want, rel=1e-5)
