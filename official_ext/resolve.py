@@ -19,7 +19,7 @@ are returned unchanged.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterable, List, Optional, Set
+from typing import Any, Callable, Iterable, List, Optional, Set
 
 from absl import logging
 import tensorflow as tf
@@ -147,10 +147,3 @@ def load(experiment: str, config_files: List[str] = (), params_override: Optiona
     params = apply_layers(exp_factory.get_exp_config(experiment))
     return resolve(params, apply_layers, user_keys(config_files, params_override))
 
-
-def summary(params) -> Dict[str, Any]:
-    """The resolved schedule numbers as a dict (for tests and logs)."""
-    t = params.trainer
-    return {'recipe': t.recipe, 'train_steps': t.train_steps,
-            'learning_rate': t.optimizer_config.learning_rate.as_dict(),
-            'warmup': t.optimizer_config.warmup.as_dict()}
