@@ -54,6 +54,7 @@ from data import check as data_check
 from data import records
 from official_ext import model_dir as model_dir_lib
 from official_ext import registry_imports  # noqa: F401  (backbones, experiments, task)
+from official_ext import resolve
 from official_ext import validate
 from official_ext.controller import ActController
 from official_ext.controller import NonFiniteError
@@ -88,7 +89,23 @@ class ConfigError(ValueError):
 
 # ------------------------------------------------------------------------------ configuration
 class _Parser(train_utils.ExperimentParser):
-    """The stock parser, except that `--tpu` only overrides when it is given."""
+    """The stock parser, except that `--tpu` only overrides when it is given, and that the
+    recipe follows the backbone and the schedule follows the batch (official_ext/resolve.py)."""
+
+    def parse(self):
+        params = super().parse()
+        flags_obj = self._flags_obj
+        tpu = ([{'runtime': {'tpu': flags_obj.tpu, 'distribution_strategy': 'tpu'}}]
+               if flags_obj.tpu else [])
+        keys = resolve.user_keys(flags_obj.config_file, flags_obj.params_override, tpu)
+        return resolve.resolve(params, self._apply_layers, keys)
+
+    def _apply_layers(self, params):
+        """The user's layers (config files, --tpu, data service, override) on `params`."""
+        params = self.parse_config_file(params)
+        params = self.parse_runtime(params)
+        params = self.parse_data_service(params)
+        return self.parse_params_override(params)
 
     def parse_runtime(self, params):
         tpu = self._flags_obj.tpu
@@ -310,6 +327,7 @@ def run(flags_obj) -> dict:
         raise ConfigError('--model_dir is required (checkpoints, summaries, params.yaml).')
 
     params = parse_params(flags_obj)
+    logging.info('Recipe: %s', resolve.describe(params))
     seed = resolve_seed(flags_obj, params, model_dir)
     for split in ('train_data', 'validation_data'):
         if getattr(params.task, split).seed is None:

@@ -38,6 +38,7 @@ from official.vision.ops import augment
 from official.vision.tasks import image_classification
 
 from data import check
+from layers import base as act_base
 from official_ext import determinism
 from official_ext import head_init
 from official_ext import inputs
@@ -70,6 +71,43 @@ class ActClassificationTask(head_init.ClassificationTask):
             raise ValueError(f'trainer.accumulation_steps must be an integer >= 1, got {value}; '
                              'use 1 to update after every batch.')
         self._accumulation_steps = int(value)
+
+    def build_model(self) -> tf_keras.Model:
+        """The stock model, plus coupled L2 on every parameter when the recipe asks for it.
+
+        `losses.l2_weight_decay_all` (torchvision's recipe) adds wd * sum(v^2) / 2 over every
+        trainable variable to the loss, so each gradient gains wd * v exactly as PyTorch SGD's
+        `weight_decay`; Model Garden's `l2_weight_decay` reaches only conv/dense kernels.
+        """
+        model = super().build_model()
+        decay = float(getattr(self.task_config.losses, 'l2_weight_decay_all', 0.0) or 0.0)
+        if decay:
+            model.add_loss(lambda: decay * tf.add_n(
+                [tf.nn.l2_loss(tf.cast(v, tf.float32)) for v in model.trainable_variables]))
+        self._regularize_activation_kernels(model)
+        return model
+
+    def _regularize_activation_kernels(self, model: tf_keras.Model) -> None:
+        """Extends `losses.l2_weight_decay` to the kernels inside activation layers.
+
+        The backbone builders hand Model Garden's kernel regularizer to their convs and dense
+        layers, but an activation layer builds its own (Meta-ACON's two projections); the ACON
+        authors decay every >= 2-D weight (`get_parameters`), so these kernels get the same
+        wd * sum(w^2) / 2 term. Activation parameters (p1, p2, beta, TPGU's a_i) stay undecayed.
+        """
+        decay = float(self.task_config.losses.l2_weight_decay or 0.0)
+        if not decay:
+            return
+        kernels = []
+        for layer in model.submodules:
+            if isinstance(layer, act_base.ActivationLayer):
+                for sub in layer.submodules:
+                    kernel = getattr(sub, 'kernel', None)
+                    if kernel is not None and getattr(sub, 'kernel_regularizer', None) is None:
+                        kernels.append(kernel)
+        if kernels:
+            model.add_loss(lambda: decay / 2.0 * tf.add_n(
+                [tf.reduce_sum(tf.square(tf.cast(k, tf.float32))) for k in kernels]))
 
     # ----------------------------------------------------------------------------- inputs
     def build_inputs(self, params, input_context: Optional[tf.distribute.InputContext] = None

@@ -16,7 +16,8 @@ def test_model_zoo_is_complete():
     want = {'tpgu/convnext_tiny', 'tpgu/convnext_small', 'tpgu/convnext_small_tpgu_7_7_7_7',
             'tpgu/hornet_tiny', 'tpgu/hornet_small', 'tpgu/hornet_small_tpgu_3_3_3_3',
             'tpgu/swin_tiny', 'tpgu/swin_small', 'tpgu/swin_small_tpgu_3_3_3_3',
-            'posmlp/posmlp_tiny', 'posmlp/posmlp_small'}
+            'posmlp/posmlp_tiny', 'posmlp/posmlp_small',
+            'posmlp/posmlp_tiny_seed004', 'posmlp/posmlp_small_seed004'}
     want |= {f'tpgu/convnext_tiny_tpgu_{o}' for o in uniform + staggered}
     want |= {f'tpgu/hornet_tiny_tpgu_{o}' for o in uniform[:4] + staggered[:3]}
     want |= {f'tpgu/swin_tiny_tpgu_{o}' for o in uniform[:4] + staggered[:2]}
@@ -55,7 +56,20 @@ def test_loads_and_validates(path):
         assert cfg.runtime.distribution_strategy == 'tpu'
         assert cfg.runtime.mixed_precision_dtype == 'bfloat16'
         effective = cfg.task.train_data.global_batch_size * cfg.trainer.accumulation_steps
-        assert effective == {'swin': 1024, 'posmlp': 2048}.get(family, 4096)
+        # The authors' effective batches (ConvNeXt/HorNet 4 nodes x 8 GPUs x 128, Swin 8 x 128,
+        # PosMLP 8 GPUs x 128 / x 60, seed 004's 256 x 8, ResNets 8 x 32).
+        want = {'convnext': 4096, 'hornet': 4096, 'hornet_small': 4096, 'swin': 1024, 'posmlp_tiny': 1024,
+                'posmlp_small': 480, 'posmlp_seed004': 2048, 'acon_resnet': 256,
+                'torchvision_resnet': 256}
+        assert effective == want[cfg.trainer.recipe]
+        folder = os.path.basename(os.path.dirname(path))
+        expected_recipe = {'acon': 'acon_resnet', 'golu': 'torchvision_resnet'}.get(folder)
+        if path.endswith('_seed004.yaml'):
+            expected_recipe = 'posmlp_seed004'
+        if expected_recipe:
+            assert cfg.trainer.recipe == expected_recipe
+        elif family != 'posmlp':
+            assert cfg.trainer.recipe.startswith(family)
 
 
 def test_reference_numbers_match_the_seeds():

@@ -44,14 +44,13 @@ def command_flags(command: str) -> Dict[str, str]:
     return dict(re.findall(r'--(\w+)=(\S+)', command))
 
 
-def load(path: str):
-    """The experiment named in the file's command, overridden by the file, validated."""
-    from official.core import exp_factory
-    from official.modeling import hyperparams
+def load(path: str, params_override=None):
+    """The experiment named in the file's command, overridden by the file, resolved as run.py
+    resolves it (recipe of the backbone, schedule from epochs and batch), validated."""
     from official_ext import registry_imports  # noqa: F401
+    from official_ext import resolve
     experiment = command_flags(header(path)['Command'])['experiment']
-    cfg = exp_factory.get_exp_config(experiment)
-    cfg = hyperparams.override_params_dict(cfg, path, is_strict=True)
+    cfg = resolve.load(experiment, [path], params_override)
     cfg.validate()
     return cfg
 

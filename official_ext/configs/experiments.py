@@ -13,18 +13,18 @@ Everything reuses Model Garden's configs; what is added and why:
   recipes that clip use `global_clipnorm` (applied after the cross-replica sum), and
   `exclude_from_weight_decay` is a LIST of regexes (a plain string is read per character).
 
-`micro_batch` below is `train_data.global_batch_size`: one optimizer update consumes
-`accumulation_steps` such batches (512 x 8 = 4096 for ConvNeXt/HorNet, as in the seed).
+The recipes themselves (one per family, as its authors trained) live in
+`official_ext/recipes.py`; `official_ext/resolve.py` picks the one that matches the backbone and
+derives the schedule from epochs, the training-set size and the effective batch.
 """
 from __future__ import annotations
 
 import dataclasses
-from typing import List, Optional
+from typing import List
 
 from official.core import config_definitions as cfg
 from official.core import exp_factory
-from official.modeling import optimization
-from official.vision.configs import common
+from official.vision.configs import image_classification as mg_ic
 
 # Importing the backbone project's config module registers `act_image_classification`, whose
 # task config carries the extended Backbone one-of (convnext, hornet, swin, act_resnet, posmlp).
@@ -40,15 +40,26 @@ IMAGENET_VAL_PATH = 'gs://YOUR_BUCKET/imagenet/validation-*'
 # Swin and HorNet codes exclude every 1-D parameter: biases, norm scales/offsets, layer scale,
 # position-bias tables and the per-channel parameters of trainable activations (decaying TPGU's
 # a0 = 1 or ACON's p1/p2 towards 0 would change the activation itself, not regularize it).
+#
+# The trainable-activation names are whole path components, so they are anchored at both ends;
+# the right anchor accepts the replica suffix: under MirroredStrategy (and TPU) the optimizer
+# updates each replica's copy, named `.../a0:0` on replica 0 but `.../a0/replica_1:0` on the
+# others, and an exclusion that only matched `/a0:` decayed copies 1..N-1 (they drifted apart).
+REPLICA_SUFFIX = r'(?:/replica_\d+)?:'
 NO_WEIGHT_DECAY = [
     r'bias', r'beta', r'gamma', r'norm', r'/ln', r'layer_scale', r'position',
-    r'/a\d+:', r'/b:', r'/p1:', r'/p2:', r'/p:', r'/alpha:', r'/n:', r'/w:', r'/a:',
-]
+] + [rf'/{leaf}{REPLICA_SUFFIX}' for leaf in (
+    r'a\d+', 'b', 'p1', 'p2', 'p', 'alpha', 'n', 'w', 'a')]
 
 
 @dataclasses.dataclass
 class TrainerConfig(cfg.TrainerConfig):
-    """Model Garden's trainer config plus gradient accumulation and the EMA best checkpoint.
+    """Model Garden's trainer config plus accumulation, the EMA best checkpoint and the recipe.
+
+    The schedule keys below are in epochs so that a run keeps its paper's schedule whatever the
+    batch: `official_ext.resolve` turns them into steps (and scales the learning rate with the
+    effective batch) before the config is locked. A derived value given explicitly (e.g.
+    `train_steps`, `warmup_steps`, `initial_learning_rate`) wins over the derivation.
 
     Attributes:
       accumulation_steps: optimizer updates happen once per this many micro-batches of
@@ -56,6 +67,15 @@ class TrainerConfig(cfg.TrainerConfig):
         EMA count optimizer updates.
       ema_best_checkpoint_export_subdir: folder under model_dir for the best EMA checkpoint.
       ema_best_checkpoint_eval_metric: the metric that picks it (EMA-weight accuracy).
+      recipe: the training recipe (`official_ext.recipes.RECIPES`); '' picks the backbone
+        family's (the resolved config records the one used).
+      epochs: training length; `train_steps` = epochs x steps per epoch (0: keep train_steps).
+      warmup_epochs: linear warm-up length.
+      lr_decay_epochs: epochs at which a step schedule multiplies the learning rate by its
+        recipe's factor (torchvision: 30, 60).
+      base_learning_rate: the peak learning rate at `base_batch_size`; the run's peak is
+        base_learning_rate x effective batch / base_batch_size (the papers' linear rule).
+      base_batch_size: the batch `base_learning_rate` is quoted for (0: no scaling).
     """
     accumulation_steps: int = 1
     best_checkpoint_export_subdir: str = 'best_ckpt'
@@ -63,6 +83,37 @@ class TrainerConfig(cfg.TrainerConfig):
     best_checkpoint_metric_comp: str = 'higher'
     ema_best_checkpoint_export_subdir: str = 'ema_best_ckpt'
     ema_best_checkpoint_eval_metric: str = 'ema_accuracy'
+    recipe: str = ''
+    epochs: float = 0.0
+    warmup_epochs: float = 0.0
+    lr_decay_epochs: List[float] = dataclasses.field(default_factory=list)
+    base_learning_rate: float = 0.0
+    base_batch_size: int = 0
+
+
+@dataclasses.dataclass
+class DataConfig(mg_ic.DataConfig):
+    """Model Garden's classification input config plus the size of the split.
+
+    Attributes:
+      num_examples: images in the split; steps per epoch = num_examples // effective batch for
+        training, and validation_steps = ceil(num_examples / global_batch_size) for evaluation
+        (0: not used). The recipes default to ImageNet-1k (1,281,167 / 50,000).
+    """
+    num_examples: int = 0
+
+
+@dataclasses.dataclass
+class Losses(mg_ic.Losses):
+    """Model Garden's losses plus PyTorch-style weight decay on every parameter.
+
+    Attributes:
+      l2_weight_decay_all: coupled L2 on every trainable variable (kernels, biases, norm
+        scales/offsets, activation parameters): adds l2_weight_decay_all * sum(v^2) / 2 to the
+        loss, i.e. the gradient term of PyTorch SGD's `weight_decay` (torchvision's recipe
+        decays every parameter). Model Garden's `l2_weight_decay` only reaches kernels.
+    """
+    l2_weight_decay_all: float = 0.0
 
 
 _BaseTaskConfig = type(exp_factory.get_exp_config('act_image_classification').task)
@@ -71,173 +122,36 @@ _BaseTaskConfig = type(exp_factory.get_exp_config('act_image_classification').ta
 @dataclasses.dataclass
 class TaskConfig(_BaseTaskConfig):
     """The backbone project's classification task config, served by this project's task."""
+    train_data: DataConfig = dataclasses.field(
+        default_factory=lambda: DataConfig(is_training=True))
+    validation_data: DataConfig = dataclasses.field(
+        default_factory=lambda: DataConfig(is_training=False))
+    losses: Losses = dataclasses.field(default_factory=Losses)
 
 
 @dataclasses.dataclass
 class ExperimentConfig(cfg.ExperimentConfig):
-    """An experiment whose trainer section accepts `accumulation_steps`."""
+    """An experiment whose trainer section accepts `accumulation_steps` and the recipe keys."""
     task: TaskConfig = dataclasses.field(default_factory=TaskConfig)
     trainer: TrainerConfig = dataclasses.field(default_factory=TrainerConfig)
 
 
-@dataclasses.dataclass(frozen=True)
-class Recipe:
-    """The numbers that differ between the families' published ImageNet recipes."""
-    backbone: str
-    model_id: str
-    micro_batch: int
-    accumulation_steps: int
-    learning_rate: float
-    epochs: int = 300
-    warmup_epochs: int = 20
-    min_learning_rate: float = 1e-6
-    warmup_learning_rate: float = 1e-6
-    weight_decay: float = 0.05
-    global_clipnorm: Optional[float] = None
-    ema: bool = True
-
-
-# Drop path is left to the backbone config, whose default (None) is the paper's rate for the
-# model_id (ConvNeXt T 0.1 / S 0.4, HorNet 0.2 / 0.4, Swin 0.2 / 0.3, PosMLP 0.1).
-RECIPES = {
-    # ConvNeXt (Liu et al. 2022): AdamW 4e-3 at 4096 (512 x 8), 20 warm-up epochs.
-    'convnext': Recipe('convnext', 'tiny', 512, 8, 4e-3),
-    # HorNet (Rao et al. 2022): as ConvNeXt, gradients clipped at global norm 5.
-    'hornet': Recipe('hornet', 'tiny', 512, 8, 4e-3, global_clipnorm=5.0),
-    # Swin (Liu et al. 2021): AdamW 1e-3 at 1024 (512 x 2), min lr 1e-5, clip 5.
-    'swin': Recipe('swin', 'tiny', 512, 2, 1e-3, min_learning_rate=1e-5, global_clipnorm=5.0),
-    # PosMLP (seed 004's command): AdamW 2e-3 at 256 x 8 = 2048 (512 x 4).
-    'posmlp': Recipe('posmlp', 'tiny', 512, 4, 2e-3),
-}
-
-
-def _steps(examples: int, batch: int) -> int:
-    return examples // batch
-
-
-def transformer_recipe(recipe: Recipe) -> ExperimentConfig:
-    """The ConvNeXt/Swin/HorNet/PosMLP ImageNet recipe on a TPU (bfloat16)."""
-    effective_batch = recipe.micro_batch * recipe.accumulation_steps
-    steps_per_epoch = _steps(IMAGENET_TRAIN_EXAMPLES, effective_batch)
-    train_steps = recipe.epochs * steps_per_epoch
-    warmup_steps = recipe.warmup_epochs * steps_per_epoch
-    eval_batch = 1000  # 50 steps cover the 50,000 validation images exactly.
-
-    config = ExperimentConfig()
-    backbone = {'type': recipe.backbone, recipe.backbone: {'model_id': recipe.model_id}}
-    ema = ({'average_decay': 0.9999, 'dynamic_decay': True, 'trainable_weights_only': True}
-           if recipe.ema else None)
-    randaug = common.Augmentation(type='randaug', randaug=common.RandAugment(
-        num_layers=2, magnitude=9, magnitude_std=0.5, prob_to_apply=0.5,
-        translate_const=100, exclude_ops=['Cutout']))
-    config.override({
-        'runtime': {'distribution_strategy': 'tpu', 'mixed_precision_dtype': 'bfloat16'},
-        'task': {
-            'model': {'num_classes': 1000, 'input_size': [224, 224, 3], 'backbone': backbone},
-            'losses': {'one_hot': False, 'soft_labels': True, 'label_smoothing': 0.1},
-            'train_data': {
-                'input_path': IMAGENET_TRAIN_PATH, 'is_training': True,
-                'global_batch_size': recipe.micro_batch, 'dtype': 'bfloat16',
-                'tf_resize_method': 'bicubic', 'crop_area_range': [0.08, 1.0],
-                'aug_type': randaug.as_dict(),
-                'random_erasing': {'probability': 0.25},
-                'mixup_and_cutmix': {'mixup_alpha': 0.8, 'cutmix_alpha': 1.0, 'prob': 1.0,
-                                     'switch_prob': 0.5, 'label_smoothing': 0.1},
-            },
-            'validation_data': {
-                'input_path': IMAGENET_VAL_PATH, 'is_training': False,
-                'global_batch_size': eval_batch, 'dtype': 'bfloat16',
-                'tf_resize_method': 'bicubic', 'drop_remainder': False,
-            },
-        },
-        'trainer': {
-            'accumulation_steps': recipe.accumulation_steps,
-            'train_steps': train_steps,
-            'steps_per_loop': steps_per_epoch,
-            'summary_interval': steps_per_epoch,
-            'checkpoint_interval': steps_per_epoch,
-            'validation_interval': steps_per_epoch,
-            'validation_steps': _steps(IMAGENET_VAL_EXAMPLES, eval_batch),
-            'optimizer_config': {
-                'optimizer': {'type': 'adamw', 'adamw': {
-                    'weight_decay_rate': recipe.weight_decay,
-                    'exclude_from_weight_decay': list(NO_WEIGHT_DECAY),
-                    'beta_1': 0.9, 'beta_2': 0.999, 'epsilon': 1e-8,
-                    'gradient_clip_norm': 0.0,
-                    'global_clipnorm': recipe.global_clipnorm}},
-                'learning_rate': {'type': 'cosine', 'cosine': {
-                    'initial_learning_rate': recipe.learning_rate,
-                    'decay_steps': train_steps - warmup_steps,
-                    'offset': warmup_steps,
-                    'alpha': recipe.min_learning_rate / recipe.learning_rate}},
-                'warmup': {'type': 'linear', 'linear': {
-                    'warmup_steps': warmup_steps,
-                    'warmup_learning_rate': recipe.warmup_learning_rate}},
-                'ema': ema,
-            },
-        },
-    })
-    return config
-
-
-def resnet_recipe(model_id: int = 50) -> ExperimentConfig:
-    """Model Garden's stock ResNet ImageNet recipe on the act_resnet backbone.
-
-    SGD momentum 0.9, 4096 per update (512 x 8), lr 0.1 per 256 with 5 warm-up epochs and
-    steps at 30/60/80 of 90 epochs, L2 1e-4, no EMA and no mixup: the baseline recipe the ACON
-    and GoLU papers compare activations under.
-    """
-    micro_batch, accumulation = 512, 8
-    effective_batch = micro_batch * accumulation
-    steps_per_epoch = _steps(IMAGENET_TRAIN_EXAMPLES, effective_batch)
-    eval_batch = 1000
-    base_lr = 0.1 * effective_batch / 256
-    config = ExperimentConfig()
-    config.override({
-        'runtime': {'distribution_strategy': 'tpu', 'mixed_precision_dtype': 'bfloat16'},
-        'task': {
-            'model': {'num_classes': 1000, 'input_size': [224, 224, 3],
-                      'backbone': {'type': 'act_resnet', 'act_resnet': {'model_id': model_id}}},
-            'losses': {'l2_weight_decay': 1e-4, 'one_hot': True, 'label_smoothing': 0.0},
-            'train_data': {'input_path': IMAGENET_TRAIN_PATH, 'is_training': True,
-                           'global_batch_size': micro_batch, 'dtype': 'bfloat16'},
-            'validation_data': {'input_path': IMAGENET_VAL_PATH, 'is_training': False,
-                                'global_batch_size': eval_batch, 'dtype': 'bfloat16',
-                                'drop_remainder': False},
-        },
-        'trainer': {
-            'accumulation_steps': accumulation,
-            'train_steps': 90 * steps_per_epoch,
-            'steps_per_loop': steps_per_epoch,
-            'summary_interval': steps_per_epoch,
-            'checkpoint_interval': steps_per_epoch,
-            'validation_interval': steps_per_epoch,
-            'validation_steps': _steps(IMAGENET_VAL_EXAMPLES, eval_batch),
-            'optimizer_config': {
-                'optimizer': {'type': 'sgd', 'sgd': {'momentum': 0.9}},
-                'learning_rate': {'type': 'stepwise', 'stepwise': {
-                    'boundaries': [e * steps_per_epoch for e in (30, 60, 80)],
-                    'values': [base_lr * f for f in (1.0, 0.1, 0.01, 0.001)]}},
-                'warmup': {'type': 'linear', 'linear': {
-                    'warmup_steps': 5 * steps_per_epoch, 'warmup_learning_rate': 0.0}},
-            },
-        },
-    })
-    return config
-
-
-def _register(name: str, factory) -> None:
+def _register(name: str, recipe: str) -> None:
+    def factory() -> ExperimentConfig:
+        from official_ext import recipes  # pylint: disable=g-import-not-at-top  (cycle)
+        return recipes.experiment_config(recipe)
     exp_factory.register_config_factory(name)(factory)
 
 
-_register('convnext_imagenet', lambda: transformer_recipe(RECIPES['convnext']))
-_register('hornet_imagenet', lambda: transformer_recipe(RECIPES['hornet']))
-_register('swin_imagenet', lambda: transformer_recipe(RECIPES['swin']))
-_register('posmlp_imagenet', lambda: transformer_recipe(RECIPES['posmlp']))
-_register('act_resnet_imagenet', resnet_recipe)
-# The seed README's experiment name; its models were ConvNeXt/HorNet/Swin + TPGU, and its
-# YAML files choose the backbone, so the name maps to the ConvNeXt recipe.
-_register('tf_vision_example_experiment', lambda: transformer_recipe(RECIPES['convnext']))
+# Each name starts from its family's recipe; whatever the name, a YAML whose backbone is another
+# family's trains with that family's recipe (official_ext/resolve.py re-bases it).
+_register('convnext_imagenet', 'convnext')
+_register('hornet_imagenet', 'hornet')
+_register('swin_imagenet', 'swin')
+_register('posmlp_imagenet', 'posmlp_tiny')
+_register('act_resnet_imagenet', 'torchvision_resnet')
+# The seed README's experiment name; its YAML files choose the backbone (and so the recipe).
+_register('tf_vision_example_experiment', 'convnext')
 
 EXPERIMENTS: List[str] = ['convnext_imagenet', 'hornet_imagenet', 'swin_imagenet',
                           'posmlp_imagenet', 'act_resnet_imagenet',

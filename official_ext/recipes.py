@@ -1,0 +1,227 @@
+"""The ImageNet training recipes, one per family, as their authors trained (issue 10).
+
+Each `Recipe` holds the numbers of the authors' published training code (the source file is
+named in `source`; docs/recipes.md compares every item with ours). `experiment_config(name)`
+turns one into a complete experiment config at its default batch; `official_ext.resolve`
+re-derives the schedule for the batch, accumulation and dataset size a run actually uses.
+
+Batches: `micro_batch` x `accumulation_steps` is the authors' effective batch where a TPU
+v3-8 holds it (ConvNeXt/HorNet 4096, Swin 1024, the ResNets 256). Learning rates are quoted
+per `base_batch_size` and scale linearly with the effective batch (the rule each paper states:
+ConvNeXt/HorNet 4e-3 per 4096, Swin 5e-4 per 512, ResNets 0.1 per 256).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Dict, Optional, Tuple
+
+from official.vision.configs import common
+
+from official_ext import schedule
+from official_ext import validate
+from official_ext.configs import experiments as exp
+
+EVAL_BATCH = 1000  # 50 steps cover ImageNet's 50,000 validation images exactly.
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """One published ImageNet-1k recipe (the defaults are the ConvNeXt/timm-style values).
+
+    Learning rates (`base_learning_rate`, `min_learning_rate`, `warmup_learning_rate`) are at
+    `base_batch_size`; the last two scale with the batch only where `scale_lr_ends` (Swin).
+    """
+    name: str
+    family: str
+    model_id: object
+    source: str
+    micro_batch: int
+    accumulation_steps: int
+    base_learning_rate: float
+    base_batch_size: int
+    epochs: float = 300
+    warmup_epochs: float = 20
+    schedule: str = 'cosine'              # cosine | stepwise | linear (to 0)
+    lr_decay_epochs: Tuple[float, ...] = ()
+    lr_decay_rate: float = 0.1            # stepwise factor
+    min_learning_rate: float = 1e-6
+    warmup_learning_rate: float = 0.0
+    scale_lr_ends: bool = False
+    optimizer: str = 'adamw'              # adamw | sgd
+    weight_decay: float = 0.05            # AdamW decoupled decay (1-D weights excluded)
+    epsilon: float = 1e-8
+    global_clipnorm: Optional[float] = None
+    l2_kernels: float = 0.0               # SGD: coupled L2 on conv/dense kernels
+    l2_all: float = 0.0                   # SGD: coupled L2 on every parameter
+    ema_decay: Optional[float] = 0.9999
+    label_smoothing: float = 0.1
+    randaug: Optional[Tuple[int, int, float]] = (2, 9, 0.5)   # layers, magnitude, mstd
+    mixup_alpha: float = 0.8
+    cutmix_alpha: float = 1.0
+    erasing_prob: float = 0.25
+    color_jitter: float = 0.0
+    resize: str = 'bicubic'
+    center_crop_fraction: float = 0.875
+    head_dropout: float = 0.0
+    sync_bn: bool = False
+
+    @property
+    def effective_batch(self) -> int:
+        return self.micro_batch * self.accumulation_steps
+
+
+_CONVNEXT = 'facebookresearch/ConvNeXt TRAINING.md, main.py, optim_factory.py, utils.py'
+_HORNET = 'raoyongming/HorNet TRAINING.md (ConvNeXt codebase)'
+_SWIN = 'microsoft/Swin-Transformer configs/swin/*.yaml, config.py, main.py, lr_scheduler.py'
+_POSMLP = 'Zhicaiwww/PosMLP config/PosMLP_{T,S}.yaml (timm 0.4.5 train.py), README.md'
+_ACON = 'nmaac/acon ACON/ResNet_ACON/train.py, MetaACON/ResNet_MetaACON/train.py'
+_TV = ('automl/GoLU tasks/image_classification/train.py + README ResNet command (--sync-bn); '
+       'pytorch/vision references/classification/train.py')
+
+_RESNET = dict(family='act_resnet', model_id=50, micro_batch=256, accumulation_steps=1,
+               base_learning_rate=0.1, base_batch_size=256, warmup_epochs=0, optimizer='sgd',
+               weight_decay=0.0, min_learning_rate=0.0, ema_decay=None, label_smoothing=0.0,
+               randaug=None, mixup_alpha=0.0, cutmix_alpha=0.0, erasing_prob=0.0,
+               resize='bilinear')
+_POSMLP_COMMON = dict(family='posmlp', source=_POSMLP, accumulation_steps=1, warmup_epochs=10,
+                      min_learning_rate=1e-6, warmup_learning_rate=1e-5, weight_decay=0.067,
+                      epsilon=1e-5, global_clipnorm=1.0, ema_decay=0.99992, randaug=(3, 6, 1.0),
+                      mixup_alpha=0.5, erasing_prob=0.0, center_crop_fraction=0.9,
+                      head_dropout=0.02333)
+
+RECIPES: Dict[str, Recipe] = {r.name: r for r in (
+    # ConvNeXt-T/S: 4 nodes x 8 GPUs x 128 = 4096, lr 4e-3, 20 warm-up epochs from 0, cosine to
+    # 1e-6, AdamW wd 0.05, no clipping, EMA 0.9999.
+    Recipe('convnext', 'convnext', 'tiny', _CONVNEXT, 512, 8, 4e-3, 4096),
+    # HorNet-T (7x7): the ConvNeXt recipe with --clip_grad 100 (TRAINING.md); HorNet-S: 5.
+    Recipe('hornet', 'hornet', 'tiny', _HORNET, 512, 8, 4e-3, 4096, global_clipnorm=100.0),
+    Recipe('hornet_small', 'hornet', 'small', _HORNET, 512, 8, 4e-3, 4096,
+           global_clipnorm=5.0),
+    # Swin-T/S: 8 GPUs x 128 = 1024; BASE_LR 5e-4, WARMUP_LR 5e-7, MIN_LR 5e-6, all per 512
+    # and scaled linearly; clip 5.0.
+    Recipe('swin', 'swin', 'tiny', _SWIN, 512, 2, 5e-4, 512, min_learning_rate=5e-6,
+           warmup_learning_rate=5e-7, scale_lr_ends=True, global_clipnorm=5.0),
+    # PosMLP authors' configs: 8 GPUs (README) x 128 (T) / x 60 (S) per GPU.
+    Recipe('posmlp_tiny', model_id='tiny', micro_batch=1024, base_learning_rate=2e-3,
+           base_batch_size=1024, **_POSMLP_COMMON),
+    Recipe('posmlp_small', model_id='small', micro_batch=480, base_learning_rate=1e-3,
+           base_batch_size=480, **_POSMLP_COMMON),
+    # Seed 004's command (the ViP command): AdamW 2e-3 at 2048, the ConvNeXt-style rest.
+    Recipe('posmlp_seed004', 'posmlp', 'tiny', 'seed 004 README command (ViP)', 512, 4, 2e-3,
+           2048),
+    # ACON / Meta-ACON ResNets: batch 256, SGD 0.9, lr 0.1 linearly to 0 over 600k iterations
+    # (= 120 epochs), wd 1e-4 on >=2-D weights only, colour jitter 0.4, no warm-up/smoothing.
+    Recipe('acon_resnet', source=_ACON, epochs=120, schedule='linear', l2_kernels=1e-4,
+           color_jitter=0.4, **_RESNET),
+    # torchvision's ResNet recipe as GoLU ran it: 256 overall, lr 0.1 x0.1 every 30 epochs, 90
+    # epochs, wd 1e-4 on every parameter, SyncBN across replicas.
+    Recipe('torchvision_resnet', source=_TV, epochs=90, schedule='stepwise',
+           lr_decay_epochs=(30, 60), l2_all=1e-4, sync_bn=True, **_RESNET),
+)}
+
+# The recipe a backbone family trains with when `trainer.recipe` is empty: (family, model_id).
+FAMILY_RECIPES: Dict[Tuple[str, object], str] = {
+    ('convnext', None): 'convnext', ('hornet', None): 'hornet',
+    ('hornet', 'small'): 'hornet_small', ('swin', None): 'swin',
+    ('posmlp', None): 'posmlp_tiny', ('posmlp', 'small'): 'posmlp_small',
+    ('act_resnet', None): 'torchvision_resnet',
+}
+
+
+def recipe_for_backbone(family: str, model_id: object = None) -> Optional[str]:
+    """The recipe of a backbone family (and model_id where the authors' recipes differ)."""
+    return FAMILY_RECIPES.get((family, model_id), FAMILY_RECIPES.get((family, None)))
+
+
+def get(name: str) -> Recipe:
+    """The recipe called `name`; an unknown name lists the known ones."""
+    if name not in RECIPES:
+        raise validate.ConfigValidationError(f'trainer.recipe={name!r} is not a recipe; use one of '
+                         f'{", ".join(sorted(RECIPES))} or \'\' (the backbone\'s).')
+    return RECIPES[name]
+
+
+def _input(r: Recipe) -> dict:
+    """The recipe's input pipeline with Model Garden's stock ops."""
+    train = {
+        'input_path': exp.IMAGENET_TRAIN_PATH, 'is_training': True,
+        'num_examples': exp.IMAGENET_TRAIN_EXAMPLES, 'global_batch_size': r.micro_batch,
+        'dtype': 'bfloat16', 'tf_resize_method': r.resize, 'crop_area_range': [0.08, 1.0],
+        'color_jitter': r.color_jitter,
+    }
+    if r.randaug:
+        layers, magnitude, mstd = r.randaug
+        train['aug_type'] = common.Augmentation(type='randaug', randaug=common.RandAugment(
+            num_layers=layers, magnitude=magnitude, magnitude_std=mstd, prob_to_apply=0.5,
+            translate_const=100, exclude_ops=['Cutout'])).as_dict()
+    if r.erasing_prob:
+        train['random_erasing'] = {'probability': r.erasing_prob}
+    if r.mixup_alpha or r.cutmix_alpha:
+        train['mixup_and_cutmix'] = {
+            'mixup_alpha': r.mixup_alpha, 'cutmix_alpha': r.cutmix_alpha, 'prob': 1.0,
+            'switch_prob': 0.5, 'label_smoothing': r.label_smoothing}
+    validation = {
+        'input_path': exp.IMAGENET_VAL_PATH, 'is_training': False,
+        'num_examples': exp.IMAGENET_VAL_EXAMPLES, 'global_batch_size': EVAL_BATCH,
+        'dtype': 'bfloat16', 'tf_resize_method': r.resize, 'drop_remainder': False,
+        'center_crop_fraction': r.center_crop_fraction,
+    }
+    return {'train_data': train, 'validation_data': validation}
+
+
+def _optimizer(r: Recipe) -> dict:
+    if r.optimizer == 'sgd':
+        return {'type': 'sgd', 'sgd': {'momentum': 0.9, 'nesterov': False}}
+    return {'type': 'adamw', 'adamw': {
+        'weight_decay_rate': r.weight_decay,
+        'exclude_from_weight_decay': list(exp.NO_WEIGHT_DECAY),
+        'beta_1': 0.9, 'beta_2': 0.999, 'epsilon': r.epsilon,
+        'gradient_clip_norm': 0.0,   # Model Garden's per-replica clip (trap): off
+        'global_clipnorm': r.global_clipnorm}}
+
+
+def _learning_rate(r: Recipe) -> dict:
+    """The schedule's type and its constant fields (the rest is derived by `schedule`)."""
+    if r.schedule == 'cosine':
+        return {'type': 'cosine', 'cosine': {'initial_learning_rate': r.base_learning_rate}}
+    if r.schedule == 'stepwise':
+        return {'type': 'stepwise', 'stepwise': {'boundaries': [0], 'values': [0.0, 0.0]}}
+    return {'type': 'polynomial', 'polynomial': {
+        'initial_learning_rate': r.base_learning_rate, 'end_learning_rate': 0.0, 'power': 1.0,
+        'cycle': False}}
+
+
+def experiment_config(name: str) -> exp.ExperimentConfig:
+    """The complete experiment config of recipe `name` at its default batch, on a TPU."""
+    r = get(name)
+    config = exp.ExperimentConfig()
+    backbone = {'type': r.family, r.family: {'model_id': r.model_id}}
+    losses = ({'one_hot': False, 'soft_labels': True} if r.mixup_alpha or r.cutmix_alpha
+              else {'one_hot': True, 'soft_labels': False})
+    losses.update({'label_smoothing': r.label_smoothing, 'l2_weight_decay': r.l2_kernels,
+                   'l2_weight_decay_all': r.l2_all})
+    optimizer_config = {'optimizer': _optimizer(r), 'learning_rate': _learning_rate(r)}
+    if r.warmup_epochs:
+        optimizer_config['warmup'] = {'type': 'linear', 'linear': {'warmup_steps': 0}}
+    if r.ema_decay:
+        optimizer_config['ema'] = {'average_decay': r.ema_decay, 'dynamic_decay': True,
+                                   'trainable_weights_only': True}
+    config.override({
+        'runtime': {'distribution_strategy': 'tpu', 'mixed_precision_dtype': 'bfloat16'},
+        'task': {
+            'model': {'num_classes': 1000, 'input_size': [224, 224, 3], 'backbone': backbone,
+                      'dropout_rate': r.head_dropout,
+                      'norm_activation': {'use_sync_bn': r.sync_bn}},
+            'losses': losses,
+            **_input(r),
+        },
+        'trainer': {
+            'recipe': r.name, 'epochs': r.epochs, 'warmup_epochs': r.warmup_epochs,
+            'lr_decay_epochs': list(r.lr_decay_epochs),
+            'base_learning_rate': r.base_learning_rate, 'base_batch_size': r.base_batch_size,
+            'accumulation_steps': r.accumulation_steps,
+            'optimizer_config': optimizer_config,
+        },
+    })
+    schedule.derive(config, r, user_keys=set())
+    return config
