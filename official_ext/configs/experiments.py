@@ -29,6 +29,7 @@ from official.vision.configs import common
 # Importing the backbone project's config module registers `act_image_classification`, whose
 # task config carries the extended Backbone one-of (convnext, hornet, swin, act_resnet, posmlp).
 from official_ext.configs import image_classification as act_ic  # noqa: F401  (registers)
+from official_ext.configs import data as data_cfg
 
 IMAGENET_TRAIN_EXAMPLES = 1281167
 IMAGENET_VAL_EXAMPLES = 50000
@@ -70,7 +71,14 @@ _BaseTaskConfig = type(exp_factory.get_exp_config('act_image_classification').ta
 
 @dataclasses.dataclass
 class TaskConfig(_BaseTaskConfig):
-    """The backbone project's classification task config, served by this project's task."""
+    """The backbone project's classification task config, served by this project's task.
+
+    Its data configs carry the input-pipeline switch (`pipeline: timm | model_garden`).
+    """
+    train_data: data_cfg.DataConfig = dataclasses.field(
+        default_factory=lambda: data_cfg.DataConfig(is_training=True))
+    validation_data: data_cfg.DataConfig = dataclasses.field(
+        default_factory=lambda: data_cfg.DataConfig(is_training=False))
 
 
 @dataclasses.dataclass
@@ -136,7 +144,7 @@ def transformer_recipe(recipe: Recipe) -> ExperimentConfig:
             'model': {'num_classes': 1000, 'input_size': [224, 224, 3], 'backbone': backbone},
             'losses': {'one_hot': False, 'soft_labels': True, 'label_smoothing': 0.1},
             'train_data': {
-                'input_path': IMAGENET_TRAIN_PATH, 'is_training': True,
+                'input_path': IMAGENET_TRAIN_PATH, 'is_training': True, 'pipeline': 'timm',
                 'global_batch_size': recipe.micro_batch, 'dtype': 'bfloat16',
                 'tf_resize_method': 'bicubic', 'crop_area_range': [0.08, 1.0],
                 'aug_type': randaug.as_dict(),
@@ -145,7 +153,7 @@ def transformer_recipe(recipe: Recipe) -> ExperimentConfig:
                                      'switch_prob': 0.5, 'label_smoothing': 0.1},
             },
             'validation_data': {
-                'input_path': IMAGENET_VAL_PATH, 'is_training': False,
+                'input_path': IMAGENET_VAL_PATH, 'is_training': False, 'pipeline': 'timm',
                 'global_batch_size': eval_batch, 'dtype': 'bfloat16',
                 'tf_resize_method': 'bicubic', 'drop_remainder': False,
             },
