@@ -54,8 +54,14 @@ def level_arg(name: str, magnitude: tf.Tensor, negate: tf.Tensor) -> tf.Tensor:
     Returns:
         The op's argument (float32 scalar; integer-valued where timm applies `int()`).
     """
-    m = tf.cast(magnitude, tf.float32) / LEVEL_DENOM
-    sign = tf.where(negate, -1.0, 1.0)
+    return tf.cast(_level_arg64(name, tf.cast(magnitude, tf.float64), negate), tf.float32)
+
+
+def _level_arg64(name: str, magnitude: tf.Tensor, negate: tf.Tensor) -> tf.Tensor:
+    # In float64 like timm's Python floats: a float32 1 - 0.81 is one ulp off 0.19, which
+    # changes Pillow's truncated blend for a few pixels.
+    m = magnitude / LEVEL_DENOM
+    sign = tf.where(negate, tf.constant(-1.0, tf.float64), tf.constant(1.0, tf.float64))
     trunc = lambda v: tf.math.floor(v)  # int() of a non-negative float
     if name == 'Rotate':
         return sign * m * 30.0
@@ -67,7 +73,7 @@ def level_arg(name: str, magnitude: tf.Tensor, negate: tf.Tensor) -> tf.Tensor:
         return m * 1.8 + 0.1
     if name.endswith('Increasing') and name[:-len('Increasing')] in (
             'Color', 'Contrast', 'Brightness', 'Sharpness'):
-        return tf.maximum(0.1, 1.0 + sign * m * 0.9)
+        return tf.maximum(tf.constant(0.1, tf.float64), 1.0 + sign * m * 0.9)
     if name == 'Posterize':
         return trunc(m * 4.0)
     if name == 'PosterizeIncreasing':
@@ -78,7 +84,7 @@ def level_arg(name: str, magnitude: tf.Tensor, negate: tf.Tensor) -> tf.Tensor:
         return 256.0 - trunc(m * 256.0)
     if name == 'SolarizeAdd':
         return trunc(m * 110.0)
-    return tf.constant(0.0)  # AutoContrast, Equalize, Invert take no argument.
+    return tf.constant(0.0, tf.float64)  # AutoContrast, Equalize, Invert take no argument.
 
 
 # ----------------------------------------------------------------------------- point ops
