@@ -29,6 +29,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+# A measuring child pins itself before TensorFlow starts any thread (threads inherit it).
+for _arg in sys.argv:
+    if '--_child' in sys.argv and _arg.startswith('--cores=') and hasattr(os, 'sched_setaffinity'):
+        os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[:int(_arg.split('=')[1])]))
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -89,8 +93,6 @@ def cpu_model() -> str:
 
 def measure(args, cores: int) -> None:
     """One core count: pinned, both pipelines, A/B interleaved; prints table rows."""
-    if hasattr(os, 'sched_setaffinity'):
-        os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[:cores]))
     with tempfile.TemporaryDirectory() as folder:
         pattern = write_images(folder, args.images, args.size)
         iterators = {}

@@ -79,15 +79,22 @@ class RandomErasing:
         for _ in range(self.count):
             found, top, left, h, w = erase_box(height, width, self.min_area, self.max_area,
                                                self.min_aspect, self.max_aspect, self.count)
-            mask = box_mask(height, width, top, left, h, w) & found & erase
-            if self.mode == 'pixel':
-                fill = tf.random.normal(shape, dtype=image.dtype)
-            elif self.mode == 'rand':
-                fill = tf.broadcast_to(tf.random.normal([shape[2]], dtype=image.dtype), shape)
-            else:
-                fill = tf.zeros_like(image)
-            image = tf.where(mask[..., None], fill, image)
+            image = tf.cond(found & erase,
+                            lambda img=image, t=top, l=left, hh=h, ww=w: self._fill(
+                                img, box_mask(height, width, t, l, hh, ww)),
+                            lambda img=image: img)
         return image
+
+    def _fill(self, image: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+        """The image with the masked box replaced (noise drawn only when a box is erased)."""
+        shape = tf.shape(image)
+        if self.mode == 'pixel':
+            fill = tf.random.normal(shape, dtype=image.dtype)
+        elif self.mode == 'rand':
+            fill = tf.broadcast_to(tf.random.normal([shape[2]], dtype=image.dtype), shape)
+        else:
+            fill = tf.zeros_like(image)
+        return tf.where(mask[..., None], fill, image)
 
 
 def _beta(alpha: float) -> tf.Tensor:
