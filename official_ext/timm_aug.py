@@ -11,9 +11,9 @@ them on PIL images):
   look-up tables built as Pillow builds them;
 - enhance ops (Color, Contrast, Brightness, Sharpness) blend with Pillow's degenerate image and
   truncate to uint8 as `Image.blend` does;
-- geometric ops (Rotate, ShearX/Y, TranslateX/YRel) use Pillow's affine matrices and pixel-centre
-  convention and timm's fill colour (the ImageNet mean); the resampling is bilinear, the
-  nearest TensorFlow has to Pillow's bicubic (see docs/recipes.md, "Input pipeline").
+- geometric ops (Rotate, ShearX/Y, TranslateX/YRel) use Pillow's affine matrices, pixel-centre
+  convention and bicubic resampling (timm passes interpolation=bicubic to them) and timm's fill
+  colour (the ImageNet mean).
 
 Every random draw goes through `tf.random.uniform` / `tf.random.normal`, which the keyed training
 stream turns into stateless ops (official_ext/determinism.py).
@@ -208,38 +208,57 @@ def sharpness(image: tf.Tensor, factor: tf.Tensor) -> tf.Tensor:
 
 
 # ------------------------------------------------------------------------- geometric ops
+def _cubic(v1, v2, v3, v4, d):
+    """Pillow's Geometry.c BICUBIC: cubic convolution (a = -1) of four samples at offset d."""
+    return v2 + d * ((v3 - v1) + d * ((2 * (v1 - v2) + v3 - v4) + d * (-v1 + v2 - v3 + v4)))
+
+
 def _affine(image: tf.Tensor, matrix: Sequence[tf.Tensor]) -> tf.Tensor:
-    """Pillow's `transform(AFFINE, (a, b, c, d, e, f))` with timm's fill colour.
+    """Pillow's `transform(AFFINE, (a, b, c, d, e, f), resample=BICUBIC)` with timm's fill.
 
     Pillow maps the output pixel centre (x + .5, y + .5) to the input point
-    (a(x+.5) + b(y+.5) + c, d(x+.5) + e(y+.5) + f) and samples around it; TensorFlow's
-    projective transform uses integer pixel centres, so the offsets are shifted by half a pixel.
+    (a(x+.5) + b(y+.5) + c, d(x+.5) + e(y+.5) + f); a point outside [0, W) x [0, H) takes the
+    fill colour, otherwise the 4x4 neighbours (indices clamped at the border) are combined
+    with Pillow's cubic, rows first, in double precision, and truncated to uint8. TensorFlow's
+    projective transform has no bicubic mode, hence the explicit gathers.
     """
-    a, b, c, d, e, f = [tf.cast(v, tf.float32) for v in matrix]
-    c = a * 0.5 + b * 0.5 + c - 0.5
-    f = d * 0.5 + e * 0.5 + f - 0.5
-    transform = tf.stack([a, b, c, d, e, f, 0.0, 0.0])[None]
-    shape = tf.shape(image)[:2]
-    fill = tf.constant(FILL_RGB, tf.float32)
-    # The projective op takes one fill value: transform a mask to place the colour fill.
-    x = tf.cast(image, tf.float32)[None]
-    ones = tf.ones_like(x[..., :1])
-    stacked = tf.concat([x, ones], axis=-1)
-    out = tf.raw_ops.ImageProjectiveTransformV3(
-        images=stacked, transforms=transform, output_shape=shape, fill_value=0.0,
-        interpolation='BILINEAR', fill_mode='CONSTANT')[0]
-    weight = out[..., 3:]
-    value = out[..., :3] + (1.0 - weight) * fill
-    return tf.cast(tf.clip_by_value(tf.math.round(value), 0.0, 255.0), tf.uint8)
+    a, b, c, d, e, f = [tf.cast(v, tf.float64) for v in matrix]
+    shape = tf.shape(image)
+    h, w = shape[0], shape[1]
+    ys, xs = tf.meshgrid(tf.range(h, dtype=tf.float64) + 0.5,
+                         tf.range(w, dtype=tf.float64) + 0.5, indexing='ij')
+    xin = a * xs + b * ys + c
+    yin = d * xs + e * ys + f
+    inside = ((xin >= 0) & (xin < tf.cast(w, tf.float64))
+              & (yin >= 0) & (yin < tf.cast(h, tf.float64)))
+    xin, yin = xin - 0.5, yin - 0.5
+    x0, y0 = tf.floor(xin), tf.floor(yin)
+    dx, dy = (xin - x0)[..., None], (yin - y0)[..., None]
+    x0 = tf.cast(x0, tf.int32) - 1
+    y0 = tf.cast(y0, tf.int32) - 1
+    flat = tf.reshape(tf.cast(image, tf.float64), [-1, 3])
+    cols = [tf.clip_by_value(x0 + i, 0, w - 1) for i in range(4)]
+    rows = []
+    for j in range(4):
+        base = tf.clip_by_value(y0 + j, 0, h - 1) * w
+        rows.append(_cubic(*[tf.gather(flat, base + col) for col in cols], dx))
+    value = _cubic(*rows, dy)
+    value = tf.clip_by_value(tf.math.floor(value), 0.0, 255.0)
+    out = tf.where(inside[..., None], value, tf.constant(FILL_RGB, tf.float64))
+    return tf.cast(out, tf.uint8)
 
 
 def rotate(image: tf.Tensor, degrees: tf.Tensor) -> tf.Tensor:
-    """PIL `img.rotate(degrees)`: counter-clockwise about the image centre, same size."""
-    shape = tf.cast(tf.shape(image), tf.float32)
+    """PIL `img.rotate(degrees)`: counter-clockwise about the image centre, same size.
+
+    Pillow rounds the rotation matrix to 15 decimals (so quarter turns are exact); so do we.
+    """
+    shape = tf.cast(tf.shape(image), tf.float64)
     w, h = shape[1], shape[0]
-    angle = -tf.cast(degrees, tf.float32) * (math.pi / 180.0)
-    a, b = tf.cos(angle), tf.sin(angle)
-    d, e = -tf.sin(angle), tf.cos(angle)
+    angle = -tf.cast(degrees, tf.float64) * (math.pi / 180.0)
+    round15 = lambda v: tf.round(v * 1e15) / 1e15
+    a, b = round15(tf.cos(angle)), round15(tf.sin(angle))
+    d, e = -b, a
     cx, cy = w / 2.0, h / 2.0
     c = a * -cx + b * -cy + cx
     f = d * -cx + e * -cy + cy
