@@ -219,7 +219,8 @@ def _affine(image: tf.Tensor, matrix: Sequence[tf.Tensor]) -> tf.Tensor:
     Pillow maps the output pixel centre (x + .5, y + .5) to the input point
     (a(x+.5) + b(y+.5) + c, d(x+.5) + e(y+.5) + f); a point outside [0, W) x [0, H) takes the
     fill colour, otherwise the 4x4 neighbours (indices clamped at the border) are combined
-    with Pillow's cubic, rows first, in double precision, and truncated to uint8. TensorFlow's
+    with Pillow's cubic, rows first, and truncated to uint8 (float32 arithmetic: a few pixels
+    may differ by 1 from Pillow's doubles). TensorFlow's
     projective transform has no bicubic mode, hence the explicit gathers.
     """
     a, b, c, d, e, f = [tf.cast(v, tf.float64) for v in matrix]
@@ -233,18 +234,21 @@ def _affine(image: tf.Tensor, matrix: Sequence[tf.Tensor]) -> tf.Tensor:
               & (yin >= 0) & (yin < tf.cast(h, tf.float64)))
     xin, yin = xin - 0.5, yin - 0.5
     x0, y0 = tf.floor(xin), tf.floor(yin)
-    dx, dy = (xin - x0)[..., None], (yin - y0)[..., None]
+    # Coordinates in float64 (Pillow's doubles); the 4x4 neighbours in one gather, in float32.
+    dx = tf.cast(xin - x0, tf.float32)[..., None]
+    dy = tf.cast(yin - y0, tf.float32)[..., None]
     x0 = tf.cast(x0, tf.int32) - 1
     y0 = tf.cast(y0, tf.int32) - 1
-    flat = tf.reshape(tf.cast(image, tf.float64), [-1, 3])
-    cols = [tf.clip_by_value(x0 + i, 0, w - 1) for i in range(4)]
-    rows = []
-    for j in range(4):
-        base = tf.clip_by_value(y0 + j, 0, h - 1) * w
-        rows.append(_cubic(*[tf.gather(flat, base + col) for col in cols], dx))
-    value = _cubic(*rows, dy)
+    taps = tf.range(4)[:, None, None]
+    cols = tf.clip_by_value(x0[None] + taps, 0, w - 1)   # [4, H, W]
+    rows = tf.clip_by_value(y0[None] + taps, 0, h - 1) * w
+    index = rows[:, None] + cols[None, :]                  # [4 rows, 4 cols, H, W]
+    flat = tf.reshape(tf.cast(image, tf.float32), [-1, 3])
+    v = tf.gather(flat, index)                             # [4, 4, H, W, 3]
+    across = _cubic(v[:, 0], v[:, 1], v[:, 2], v[:, 3], dx)
+    value = _cubic(across[0], across[1], across[2], across[3], dy)
     value = tf.clip_by_value(tf.math.floor(value), 0.0, 255.0)
-    out = tf.where(inside[..., None], value, tf.constant(FILL_RGB, tf.float64))
+    out = tf.where(inside[..., None], value, tf.constant(FILL_RGB, tf.float32))
     return tf.cast(out, tf.uint8)
 
 
