@@ -186,8 +186,12 @@ class Parser(inputs.Parser):
         return tf.cast(image, self._dtype), self._checked(label)
 
 
-def from_config(params, num_classes: int, output_size: Sequence[int], parser_kwargs: dict):
+def from_config(params, num_classes: int, output_size: Sequence[int], parser_kwargs: dict,
+                micro_batches: int = 1):
     """(parser, batch postprocess or None) of the timm pipeline for a data config.
+
+    `micro_batches`: gradient-accumulation steps in one input batch; each gets its own mixup
+    lambda, as each of timm's loader batches does.
 
     Raises:
         ValueError: a setting the timm pipeline cannot honour (rather than silently ignoring it).
@@ -220,7 +224,7 @@ def from_config(params, num_classes: int, output_size: Sequence[int], parser_kwa
         mixup = timm_mix.MixupCutmix(
             num_classes, mixup_alpha=mix.mixup_alpha, cutmix_alpha=mix.cutmix_alpha,
             prob=mix.prob, switch_prob=mix.switch_prob, label_smoothing=mix.label_smoothing,
-            output_dtype=tf.as_dtype(params.dtype))
+            output_dtype=tf.as_dtype(params.dtype), groups=micro_batches)
     scale = tuple(params.crop_area_range) if params.aug_crop else (1.0, 1.0)
     low, high = scale
     if not 0.0 < low <= high <= 1.0:

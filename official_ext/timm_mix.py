@@ -134,7 +134,9 @@ class MixupCutmix:
 
     def __init__(self, num_classes: int, mixup_alpha: float = 0.8, cutmix_alpha: float = 1.0,
                  prob: float = 1.0, switch_prob: float = 0.5, label_smoothing: float = 0.1,
-                 output_dtype: tf.DType = tf.float32):
+                 output_dtype: tf.DType = tf.float32, groups: int = 1):
+        """`groups`: the batch is that many micro-batches (gradient accumulation), each of which
+        is one of timm's loader batches: its own lambda, pairs formed within it."""
         if mixup_alpha <= 0 and cutmix_alpha <= 0:
             raise ValueError('mixup: mixup_alpha or cutmix_alpha must be > 0.')
         self.num_classes = int(num_classes)
@@ -142,6 +144,7 @@ class MixupCutmix:
         self.prob, self.switch_prob = float(prob), float(switch_prob)
         self.label_smoothing = float(label_smoothing)
         self.output_dtype = output_dtype
+        self.groups = int(groups)
 
     def sample(self) -> Tuple[tf.Tensor, tf.Tensor]:
         """timm's `_params_per_batch`: (lam, use_cutmix)."""
@@ -163,6 +166,19 @@ class MixupCutmix:
         return y * lam + tf.reverse(y, [0]) * (1.0 - lam)
 
     def __call__(self, images: tf.Tensor, labels: tf.Tensor):
+        """Mixes each of `groups` contiguous slices of the batch on its own (see __init__)."""
+        if self.groups == 1:
+            return self._mix(images, labels)
+        size = images.shape[0]
+        if size is None or size % self.groups:
+            raise ValueError(f'mixup: the batch ({size}) does not split into '
+                             f'{self.groups} micro-batches.')
+        step = size // self.groups
+        parts = [self._mix(images[i * step:(i + 1) * step], labels[i * step:(i + 1) * step])
+                 for i in range(self.groups)]
+        return tf.concat([p[0] for p in parts], 0), tf.concat([p[1] for p in parts], 0)
+
+    def _mix(self, images: tf.Tensor, labels: tf.Tensor):
         images = tf.cast(images, tf.float32)
         height, width = images.shape[1], images.shape[2]
         lam, use_cutmix = self.sample()

@@ -123,3 +123,10 @@ def test_unsupported_timm_settings_are_refused(records):
                  aug_type={'type': 'autoaug', 'autoaug': {'augmentation_name': 'v0'}})
     with pytest.raises(ValueError, match='randaug only'):
         task.build_inputs(task.task_config.train_data)
+
+
+def test_accumulation_mixes_each_micro_batch(records):
+    task = _task('convnext_imagenet', *records, global_batch_size=2)
+    task.accumulation_steps = 2
+    x, y = next(iter(task.build_inputs(task.task_config.train_data)))
+    assert x.shape[0] == 4 and y.shape == (4, 4)

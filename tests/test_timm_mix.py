@@ -160,3 +160,17 @@ def test_crop_fallback_is_timms_centre_crop():
     out = [int(v) for v in timm_input.crop_params(tf.constant(100), tf.constant(400),
                                                   scale=(1.0, 1.0))]
     assert out == list(ref.random_resized_crop_params(100, 400, scale=(1.0, 1.0)))
+
+
+def test_each_accumulation_micro_batch_is_mixed_on_its_own():
+    # 6 images as 3 micro-batches of 2: each pair is mixed with itself only, with its own lambda.
+    mix = timm_mix.MixupCutmix(K, prob=1.0, switch_prob=1.0, label_smoothing=0.0, groups=3)
+    x, y, labels = _mixed(mix, 7)
+    own = []
+    for g in range(3):
+        a, b = 2 * g, 2 * g + 1
+        assert y[a, labels[a]] == pytest.approx(y[b, labels[b]], abs=1e-6)
+        assert y[a, labels[a]] + y[a, labels[b]] == pytest.approx(1.0, abs=1e-6)
+        assert set(np.unique(x[a, ..., 0])) <= {labels[a] + 1.0, labels[b] + 1.0}
+        own.append(y[a, labels[a]])
+    assert len(set(np.round(own, 6))) == 3
