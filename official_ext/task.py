@@ -118,7 +118,7 @@ class ActClassificationTask(head_init.ClassificationTask):
                              f"{', '.join(data_cfg.PIPELINES)}, got '{pipeline}'.")
         if pipeline == 'timm':
             parser, postprocess_fn = timm_input.from_config(
-                params, num_classes, input_size[:2], parser_kwargs,
+                params, num_classes, parser_kwargs,
                 micro_batches=self.accumulation_steps if params.is_training else 1)
             logging.info('Input pipeline (%s): timm.', 'train' if params.is_training else 'eval')
         else:

@@ -186,10 +186,10 @@ class Parser(inputs.Parser):
         return tf.cast(image, self._dtype), self._checked(label)
 
 
-def from_config(params, num_classes: int, output_size: Sequence[int], parser_kwargs: dict,
-                micro_batches: int = 1):
+def from_config(params, num_classes: int, parser_kwargs: dict, micro_batches: int = 1):
     """(parser, batch postprocess or None) of the timm pipeline for a data config.
 
+    `parser_kwargs`: the stock parser's arguments (output size, keys, dtype, ...);
     `micro_batches`: gradient-accumulation steps in one input batch; each gets its own mixup
     lambda, as each of timm's loader batches does.
 

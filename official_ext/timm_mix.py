@@ -11,7 +11,7 @@ training stream makes stateless.
 from __future__ import annotations
 
 import math
-from typing import Tuple
+from typing import Optional, Tuple
 
 import tensorflow as tf
 
@@ -61,7 +61,7 @@ class RandomErasing:
     """
 
     def __init__(self, probability: float = 0.25, min_area: float = 0.02,
-                 max_area: float = 1 / 3, min_aspect: float = 0.3, max_aspect: float = None,
+                 max_area: float = 1 / 3, min_aspect: float = 0.3, max_aspect: Optional[float] = None,
                  mode: str = 'pixel', count: int = 1):
         if mode not in ('pixel', 'const', 'rand'):
             raise ValueError(f"random erasing mode must be pixel, const or rand, got '{mode}'.")
