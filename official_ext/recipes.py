@@ -61,6 +61,7 @@ class Recipe:
     erasing_prob: float = 0.25
     color_jitter: float = 0.0
     resize: str = 'bicubic'
+    pipeline: str = 'timm'                # timm's augmentation (the four transformer papers)
     center_crop_fraction: float = 0.875
     head_dropout: float = 0.0
     sync_bn: bool = False
@@ -82,7 +83,7 @@ _RESNET = dict(family='act_resnet', model_id=50, micro_batch=256, accumulation_s
                base_learning_rate=0.1, base_batch_size=256, warmup_epochs=0, optimizer='sgd',
                weight_decay=0.0, min_learning_rate=0.0, ema_decay=None, label_smoothing=0.0,
                randaug=None, mixup_alpha=0.0, cutmix_alpha=0.0, erasing_prob=0.0,
-               resize='bilinear')
+               resize='bilinear', pipeline='model_garden')
 _POSMLP_COMMON = dict(family='posmlp', source=_POSMLP, accumulation_steps=1, warmup_epochs=10,
                       min_learning_rate=1e-6, warmup_learning_rate=1e-5, weight_decay=0.067,
                       epsilon=1e-5, global_clipnorm=1.0, ema_decay=0.99992, randaug=(3, 6, 1.0),
@@ -142,9 +143,9 @@ def get(name: str) -> Recipe:
 
 
 def _input(r: Recipe) -> dict:
-    """The recipe's input pipeline with Model Garden's stock ops."""
+    """The recipe's input: timm's pipeline for the transformer-era recipes, stock for ResNets."""
     train = {
-        'input_path': exp.IMAGENET_TRAIN_PATH, 'is_training': True,
+        'input_path': exp.IMAGENET_TRAIN_PATH, 'is_training': True, 'pipeline': r.pipeline,
         'num_examples': exp.IMAGENET_TRAIN_EXAMPLES, 'global_batch_size': r.micro_batch,
         'dtype': 'bfloat16', 'tf_resize_method': r.resize, 'crop_area_range': [0.08, 1.0],
         'color_jitter': r.color_jitter,
@@ -161,7 +162,7 @@ def _input(r: Recipe) -> dict:
             'mixup_alpha': r.mixup_alpha, 'cutmix_alpha': r.cutmix_alpha, 'prob': 1.0,
             'switch_prob': 0.5, 'label_smoothing': r.label_smoothing}
     validation = {
-        'input_path': exp.IMAGENET_VAL_PATH, 'is_training': False,
+        'input_path': exp.IMAGENET_VAL_PATH, 'is_training': False, 'pipeline': r.pipeline,
         'num_examples': exp.IMAGENET_VAL_EXAMPLES, 'global_batch_size': EVAL_BATCH,
         'dtype': 'bfloat16', 'tf_resize_method': r.resize, 'drop_remainder': False,
         'center_crop_fraction': r.center_crop_fraction,

@@ -14,6 +14,9 @@ papers' classifier init, `official_ext.head_init.ClassificationTask`):
 - `build_inputs` passes `crop_area_range` and RandAugment's `magnitude_std` (timm's `mstd`),
   both silently dropped by the stock task, and checks every label against `num_classes`
   (see official_ext/inputs.py).
+- `train_data.pipeline: timm` (the ConvNeXt/HorNet/Swin/PosMLP recipes' default) swaps in
+  timm's transforms and batch mixup/CutMix (official_ext/timm_input.py); `model_garden` keeps
+  the stock parser.
 - Exact resume: the training input is `official_ext.stream`'s keyed stream, built from
   `start_step` (set by the trainer after the checkpoint is restored), and the model's own
   randomness (stochastic depth, dropout) is keyed by (seed, optimizer step, replica,
@@ -43,6 +46,8 @@ from official_ext import determinism
 from official_ext import head_init
 from official_ext import inputs
 from official_ext import stream
+from official_ext import timm_input
+from official_ext.configs import data as data_cfg
 from official_ext.configs import experiments
 
 # Key domain of the model's randomness (apart from the input stream's keys).
@@ -145,8 +150,23 @@ class ActClassificationTask(head_init.ClassificationTask):
         area = inputs.crop_area_range(params)
         if area is not None:
             parser_kwargs['crop_area_range'] = area
-        parser = inputs.Parser(**parser_kwargs)
+        pipeline = getattr(params, 'pipeline', 'model_garden')
+        if pipeline not in data_cfg.PIPELINES:
+            raise ValueError(f"train_data/validation_data.pipeline must be one of "
+                             f"{', '.join(data_cfg.PIPELINES)}, got '{pipeline}'.")
+        if pipeline == 'timm':
+            parser, postprocess_fn = timm_input.from_config(
+                params, num_classes, parser_kwargs,
+                micro_batches=self.accumulation_steps if params.is_training else 1)
+            logging.info('Input pipeline (%s): timm.', 'train' if params.is_training else 'eval')
+        else:
+            parser, postprocess_fn = self._stock_parser(params, num_classes, parser_kwargs)
+        return self._read(params, input_context, decoder, parser, postprocess_fn)
 
+    @staticmethod
+    def _stock_parser(params, num_classes, parser_kwargs):
+        """Model Garden's parser (with the fixes of official_ext.inputs) and mixup/cutmix."""
+        parser = inputs.Parser(**parser_kwargs)
         postprocess_fn = None
         if params.mixup_and_cutmix:
             mix = params.mixup_and_cutmix
@@ -154,7 +174,10 @@ class ActClassificationTask(head_init.ClassificationTask):
                 mixup_alpha=mix.mixup_alpha, cutmix_alpha=mix.cutmix_alpha, prob=mix.prob,
                 switch_prob=mix.switch_prob, label_smoothing=mix.label_smoothing,
                 num_classes=num_classes)
+        return parser, postprocess_fn
 
+    def _read(self, params, input_context, decoder, parser, postprocess_fn):
+        """The keyed stream for training from TFRecords, Model Garden's reader otherwise."""
         if self._uses_stream(params):
             return self._stream_inputs(params, input_context, decoder.decode,
                                        parser.parse_fn(True), postprocess_fn)

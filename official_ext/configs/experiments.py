@@ -29,6 +29,7 @@ from official.vision.configs import image_classification as mg_ic
 # Importing the backbone project's config module registers `act_image_classification`, whose
 # task config carries the extended Backbone one-of (convnext, hornet, swin, act_resnet, posmlp).
 from official_ext.configs import image_classification as act_ic  # noqa: F401  (registers)
+from official_ext.configs import data as data_cfg
 
 IMAGENET_TRAIN_EXAMPLES = 1281167
 IMAGENET_VAL_EXAMPLES = 50000
@@ -91,16 +92,8 @@ class TrainerConfig(cfg.TrainerConfig):
     base_batch_size: int = 0
 
 
-@dataclasses.dataclass
-class DataConfig(mg_ic.DataConfig):
-    """Model Garden's classification input config plus the size of the split.
-
-    Attributes:
-      num_examples: images in the split; steps per epoch = num_examples // effective batch for
-        training, and validation_steps = ceil(num_examples / global_batch_size) for evaluation
-        (0: not used). The recipes default to ImageNet-1k (1,281,167 / 50,000).
-    """
-    num_examples: int = 0
+# Model Garden's data config plus `num_examples`, the pipeline switch and timm's settings.
+DataConfig = data_cfg.DataConfig
 
 
 @dataclasses.dataclass
