@@ -94,6 +94,7 @@ class _Parser(train_utils.ExperimentParser):
 
     def parse(self):
         params = super().parse()
+        validate.validate(params)  # Before the recipe resolution reads (and exports) it.
         flags_obj = self._flags_obj
         tpu = ([{'runtime': {'tpu': flags_obj.tpu, 'distribution_strategy': 'tpu'}}]
                if flags_obj.tpu else [])
