@@ -34,26 +34,15 @@ for _arg in sys.argv:
     if '--_child' in sys.argv and _arg.startswith('--cores=') and hasattr(os, 'sched_setaffinity'):
         os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[:int(_arg.split('=')[1])]))
 
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from official.core import exp_factory  # noqa: E402
 from official.core import task_factory  # noqa: E402
 
-from data import records  # noqa: E402
+from bench.input_pipeline import write_images  # noqa: E402  (the same records)
 from official_ext import registry_imports  # noqa: E402,F401
 
 PIPELINES = ('timm', 'model_garden')
-
-
-def write_images(folder: str, n: int, size: int) -> str:
-    """JPEG records of textured images (blocks plus noise: JPEG decoding does real work)."""
-    rng = np.random.default_rng(0)
-    base = rng.integers(0, 255, size=(8, size // 8, size // 8, 3))
-    images = np.stack([np.kron(base[i % 8], np.ones((8, 8, 1))) for i in range(n)])
-    images = np.clip(images + rng.integers(-20, 20, size=images.shape), 0, 255).astype(np.uint8)
-    records.write_image_arrays(images, np.arange(n) % 10, folder, 'train', 8)
-    return os.path.join(folder, 'train-*')
 
 
 def dataset(pipeline: str, pattern: str, batch: int, cores: int) -> tf.data.Dataset:
