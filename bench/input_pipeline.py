@@ -32,7 +32,6 @@ if ROOT not in sys.path:
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 from official.core import exp_factory  # noqa: E402
 

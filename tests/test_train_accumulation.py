@@ -5,14 +5,11 @@ batch (SGD: w - lr * grad of the mean loss), outside any strategy. The accumulat
 under a 2-replica CPU MirroredStrategy (in a subprocess: logical devices must be configured
 before TensorFlow initialises) and under XLA (jit_compile) on one device.
 """
-import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests import train_testlib as lib
+
 
 SCRIPT = r'''
 import json, sys
@@ -91,12 +88,7 @@ print('RESULT' + json.dumps(out))
 
 @pytest.fixture(scope='module')
 def result():
-    env = dict(os.environ, CUDA_VISIBLE_DEVICES='', TF_CPP_MIN_LOG_LEVEL='2')
-    proc = subprocess.run([sys.executable, '-c', f'ROOT = {ROOT!r}\n' + SCRIPT], env=env,
-                          capture_output=True, text=True, timeout=300, cwd=ROOT)
-    lines = [l for l in proc.stdout.splitlines() if l.startswith('RESULT')]
-    assert proc.returncode == 0 and lines, proc.stderr[-3000:]
-    return json.loads(lines[-1][len('RESULT'):])
+    return lib.run_result_script(SCRIPT)
 
 
 def test_two_replicas(result):

@@ -12,15 +12,12 @@ excluded weights (TPGU a0..an, b; ACON-C p1, p2, beta; biases) keep their values
 replica, and decayed kernels become exactly (1 - 1 * 0.05) = 0.95 times their initial value on
 every replica (this half shows the step really applied decay and can fail).
 """
-import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests import train_testlib as lib
+
 
 SCRIPT = r'''
 import json, sys
@@ -68,12 +65,7 @@ print('RESULT' + json.dumps(out))
 
 @pytest.fixture(scope='module')
 def result():
-    env = dict(os.environ, CUDA_VISIBLE_DEVICES='', TF_CPP_MIN_LOG_LEVEL='2')
-    proc = subprocess.run([sys.executable, '-c', f'ROOT = {ROOT!r}\n' + SCRIPT], env=env,
-                          capture_output=True, text=True, timeout=300, cwd=ROOT)
-    lines = [l for l in proc.stdout.splitlines() if l.startswith('RESULT')]
-    assert proc.returncode == 0 and lines, proc.stderr[-3000:]
-    return json.loads(lines[-1][len('RESULT'):])
+    return lib.run_result_script(SCRIPT)
 
 
 def _find(result, suffix):

@@ -93,3 +93,18 @@ def run_py(args: List[str], timeout: int = 300, env=None) -> subprocess.Complete
     full_env.update(env or {})
     return subprocess.run([sys.executable, os.path.join(ROOT, 'run.py')] + args, cwd=ROOT,
                           env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+def run_result_script(script: str, timeout: int = 300) -> dict:
+    """Runs `script` (which may use ROOT) in a fresh CPU Python and returns its RESULT json.
+
+    A fresh process because logical CPU devices must be configured before TensorFlow starts;
+    the script prints one line `RESULT<json>`.
+    """
+    import json
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES='', TF_CPP_MIN_LOG_LEVEL='2')
+    proc = subprocess.run([sys.executable, '-c', f'ROOT = {ROOT!r}\n' + script], env=env,
+                          capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    lines = [l for l in proc.stdout.splitlines() if l.startswith('RESULT')]
+    assert proc.returncode == 0 and lines, proc.stderr[-3000:]
+    return json.loads(lines[-1][len('RESULT'):])
