@@ -12,19 +12,45 @@ import tensorflow as tf
 import tf_keras
 
 from layers.base import ActivationLayer, serializable
+from layers.fused import FusedActivation
 from layers.registry import register
 
 
-def acon_c(x: tf.Tensor, p1: tf.Tensor, p2: tf.Tensor, beta: tf.Tensor) -> tf.Tensor:
-    """(p1 − p2)·x·σ(β·(p1 − p2)·x) + p2·x, everything broadcast over channels."""
-    dpx = (p1 - p2) * x
-    return dpx * tf.sigmoid(beta * dpx) + p2 * x
+def _acon_forward(x: tf.Tensor, u: tf.Tensor, p2: tf.Tensor, beta: tf.Tensor) -> tf.Tensor:
+    """u·x·σ(β·u·x) + p2·x with u = p1 − p2."""
+    ux = u * x
+    return ux * tf.sigmoid(beta * ux) + p2 * x
+
+
+def _acon_backward(x: tf.Tensor, dy: tf.Tensor, u: tf.Tensor, p2: tf.Tensor, beta: tf.Tensor):
+    """With s = σ(β·u·x) and h = s·(1 + β·u·x·(1 − s)):
+    ∂y/∂x = u·h + p2,  ∂y/∂u = x·h,  ∂y/∂p2 = x,  ∂y/∂β = (u·x)²·s·(1 − s)."""
+    ux = u * x
+    s = tf.sigmoid(beta * ux)
+    ds = s * (1.0 - s)
+    h = s + beta * ux * ds
+    return dy * (u * h + p2), [dy * x * h, dy * x, dy * ux * ux * ds]
+
+
+_ACON = FusedActivation('acon_c', _acon_forward, _acon_backward)
+
+
+def acon_c(x: tf.Tensor, p1, p2, beta) -> tf.Tensor:
+    """(p1 − p2)·x·σ(β·(p1 − p2)·x) + p2·x in x's dtype, everything broadcast over channels.
+
+    The per-element part keeps only x for the backward pass (`layers.fused`); p1 − p2 is
+    formed outside it, so the gradients of p1 and p2 follow by autodiff of that difference.
+    Python numbers (ACON-A's p1 = 1, p2 = 0) are constants without gradients.
+    """
+    return _ACON(x, p1 - p2, p2, beta)
 
 
 @serializable
 @register('acon_a')
 class AconA(ActivationLayer):
     """ACON-A: x·σ(β·x) with per-channel `beta` (a per-channel trainable Swish)."""
+
+    fused_input = True
 
     def __init__(self, beta_init: float = 1.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -36,7 +62,7 @@ class AconA(ActivationLayer):
         super().build(input_shape)
 
     def _activate(self, x, training):
-        return x * tf.sigmoid(self.beta * x)
+        return acon_c(x, 1.0, 0.0, self.beta)
 
     def _settings(self) -> Dict[str, Any]:
         return {'beta_init': self.beta_init}
@@ -46,6 +72,8 @@ class AconA(ActivationLayer):
 @register('acon_b')
 class AconB(ActivationLayer):
     """ACON-B: (1 − p)·x·σ(β·(1 − p)·x) + p·x with per-channel `p`, `beta`."""
+
+    fused_input = True
 
     def __init__(self, p_stddev: float = 1.0, beta_init: float = 1.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -69,6 +97,8 @@ class AconB(ActivationLayer):
 @register('acon_c')
 class AconC(ActivationLayer):
     """ACON-C with per-channel `p1`, `p2` (standard normal init) and `beta` (init 1)."""
+
+    fused_input = True
 
     def __init__(self, p_stddev: float = 1.0, beta_init: float = 1.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -137,9 +167,12 @@ class MetaAcon(ActivationLayer):
             self.bn2 = tf_keras.layers.BatchNormalization(name='bn2', **bn)
         super().build(input_shape)
 
+    fused_input = True
+
     def _activate(self, x, training):
         rank = x.shape.rank
-        pooled = tf.reduce_mean(x, axis=list(range(1, rank - 1))) if rank > 2 else x
+        x32 = tf.cast(x, tf.float32)  # pooled in float32; its gradient needs no saved tensor
+        pooled = tf.reduce_mean(x32, axis=list(range(1, rank - 1))) if rank > 2 else x32
         h = self.fc1(pooled)
         if self.use_bn:
             h = self.bn1(h, training=training)

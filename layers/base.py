@@ -21,10 +21,10 @@ def serializable(cls):
 class ActivationLayer(tf_keras.layers.Layer):
     """Elementwise activation computed in float32 and returned in the layer's compute dtype.
 
-    Subclasses implement `_activate(x32, training)` on a float32 tensor and read their weights
-    with `self._w(...)`, which never autocasts (weights are created with `autocast=False`), so
-    polynomials and exponentials see full-precision parameters even under `mixed_bfloat16` or
-    `mixed_float16`. Inputs must be channels-last with rank 2, 3 or 4.
+    Subclasses implement `_activate(x, training)` on a float32 tensor (or, with `fused_input`,
+    on the input as it comes) and create their weights with `_add_param` (float32, never
+    autocast), so polynomials and exponentials see full-precision parameters even under
+    `mixed_bfloat16` or `mixed_float16`. Inputs must be channels-last with rank 2, 3 or 4.
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -62,10 +62,14 @@ class ActivationLayer(tf_keras.layers.Layer):
         super().build(input_shape)
 
     # -- Layer API ---------------------------------------------------------------------------
+    # Layers whose per-element math is a `layers.fused.FusedActivation` set this: `_activate`
+    # then receives the input in its own dtype (the fused function computes in float32 inside
+    # and keeps the narrower input for the backward pass); the others receive float32.
+    fused_input: bool = False
+
     def call(self, inputs: tf.Tensor, training: Optional[bool] = None) -> tf.Tensor:
-        x32 = tf.cast(inputs, tf.float32)
-        y32 = self._activate(x32, training)
-        return tf.cast(y32, self.compute_dtype)
+        x = inputs if self.fused_input else tf.cast(inputs, tf.float32)
+        return tf.cast(self._activate(x, training), self.compute_dtype)
 
     def _activate(self, x: tf.Tensor, training: Optional[bool]) -> tf.Tensor:
         raise NotImplementedError

@@ -12,18 +12,48 @@ import tensorflow as tf
 import tf_keras
 
 from layers.base import ActivationLayer, serializable
+from layers.fused import FusedActivation
 from layers.registry import register
 
 _Z_MAX = 80.0  # exp(80) ≈ 5.5e34 < float32 max; beyond, the gate exp(−β·e^z) is 0 in float32.
 
 
-def golu(x: tf.Tensor, alpha: tf.Tensor, beta: tf.Tensor, gamma: tf.Tensor) -> tf.Tensor:
-    """x·α·exp(−β·exp(−γx)) in float32 with finite gradients for every finite x."""
+def _golu_parts(x: tf.Tensor, beta: tf.Tensor, gamma: tf.Tensor):
+    """(gate, e) with e = exp(−γx) where finite (0 beyond `_Z_MAX`) and gate = exp(−β·e)."""
     z = -gamma * x
     inside = z < _Z_MAX
-    z_safe = tf.where(inside, z, tf.zeros_like(z))
-    gate = tf.where(inside, tf.exp(-beta * tf.exp(z_safe)), tf.zeros_like(z))
+    e = tf.exp(tf.where(inside, z, tf.zeros_like(z)))
+    gate = tf.where(inside, tf.exp(-beta * e), tf.zeros_like(z))
+    return gate, tf.where(inside, e, tf.zeros_like(e))
+
+
+def _golu_forward(x, alpha, beta, gamma):
+    gate, _ = _golu_parts(x, beta, gamma)
     return alpha * x * gate
+
+
+def _golu_backward(x, dy, alpha, beta, gamma):
+    """∂y/∂x = α·g·(1 + γ·x·β·e), ∂y/∂α = x·g, ∂y/∂β = −α·x·g·e, ∂y/∂γ = α·x²·g·β·e,
+    with g the gate and e = exp(−γx). Where g = 0 every term is 0; where g > 0, β·e < 104, so
+    the products stay finite (no 0·inf)."""
+    gate, e = _golu_parts(x, beta, gamma)
+    live = gate > 0
+    be = tf.where(live, beta * e, tf.zeros_like(e))
+    xg = x * gate
+    dxg = dy * xg
+    return (dy * alpha * gate * (1.0 + gamma * x * be),
+            [dxg, -alpha * dxg * tf.where(live, e, tf.zeros_like(e)), alpha * dxg * x * be])
+
+
+_GOLU = FusedActivation('golu', _golu_forward, _golu_backward)
+
+
+def golu(x: tf.Tensor, alpha, beta, gamma) -> tf.Tensor:
+    """x·α·exp(−β·exp(−γx)) in x's dtype (float32 inside), finite gradients for every finite x.
+
+    The per-element part keeps only x for the backward pass (`layers.fused`).
+    """
+    return _GOLU(x, alpha, beta, gamma)
 
 
 @serializable
@@ -36,6 +66,8 @@ class GoLU(ActivationLayer):
       learnable: make α, β, γ trainable scalar weights named `alpha`, `beta`, `gamma`. (Named
         `learnable`, not `trainable`, because `trainable` is the Keras Layer flag that freezes a layer.)
     """
+
+    fused_input = True
 
     def __init__(self, alpha: float = 1.0, beta: float = 1.0, gamma: float = 1.0,
                  learnable: bool = False, **kwargs: Any) -> None:

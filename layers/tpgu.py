@@ -22,6 +22,7 @@ import tensorflow as tf
 import tf_keras
 
 from layers.base import ActivationLayer, serializable
+from layers.fused import FusedActivation
 from layers.registry import register
 
 GATE_SCALE = 1.702  # g(t) = σ(1.702 t), the sigmoid approximation of GELU's Φ.
@@ -67,21 +68,55 @@ def gate_taylor_coefficients(b: tf.Tensor, order: int) -> List[tf.Tensor]:
     return coeffs
 
 
-def tpgu(x: tf.Tensor, a: Sequence[tf.Tensor], b: tf.Tensor) -> tf.Tensor:
-    """Pure TPGU function: x · Σ_i a_i g^(i)(b)/i! (x − b)^i, order = len(a) − 1.
-
-    All arguments float32; a_i and b broadcast over the last (channel) axis of x. Kept free of
-    layer state so a hand-written `tf.custom_gradient` version can replace it later without
-    changing `TPGU`'s interface or weights.
-    """
-    order = len(a) - 1
-    gate = gate_taylor_coefficients(b, order)
-    k = [a_i * c_i for a_i, c_i in zip(a, gate)]
+def _tpgu_forward(x: tf.Tensor, k: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
+    """x · P(x − b) with P's coefficients k [n + 1, C] (k_i = a_i g^(i)(b)/i!), by Horner."""
+    order = k.shape[0] - 1
+    if order == 0:
+        return x * k[0]
     d = x - b
-    p = k[order] + tf.zeros_like(x) if order == 0 else k[order] * d + k[order - 1]
+    p = k[order] * d + k[order - 1]
     for i in range(order - 2, -1, -1):
         p = p * d + k[i]
     return x * p
+
+
+def _tpgu_backward(x: tf.Tensor, dy: tf.Tensor, k: tf.Tensor, b: tf.Tensor):
+    """dx = dy·(P + x·P'); dk_i = Σ dy·x·d^i; b's direct part −Σ dy·x·P' (d = x − b).
+
+    P and P' come from one Horner pass. b also enters k through g^(i)(b); that part of its
+    gradient flows through the [C]-sized coefficient computation by autodiff, so b's gradient is
+    exact.
+    """
+    order = k.shape[0] - 1
+    w = dy * x
+    if order == 0:
+        return dy * k[0], [[w], None]
+    d = x - b
+    p = k[order] * d + k[order - 1]
+    dp = k[order] + tf.zeros_like(d)
+    for i in range(order - 2, -1, -1):
+        dp = dp * d + p
+        p = p * d + k[i]
+    powers = [w]
+    for _ in range(order):
+        powers.append(powers[-1] * d)
+    return dy * (p + x * dp), [powers, -(w * dp)]
+
+
+_TPGU = FusedActivation('tpgu', _tpgu_forward, _tpgu_backward)
+
+
+def tpgu(x: tf.Tensor, a: Sequence[tf.Tensor], b: tf.Tensor) -> tf.Tensor:
+    """TPGU: x · Σ_i a_i g^(i)(b)/i! (x − b)^i, order = len(a) − 1, in x's dtype.
+
+    a_i and b are float32 and broadcast over the last (channel) axis of x. The per-channel
+    coefficients are formed here (autodiff handles these [C]-sized tensors); the per-element work
+    is a `FusedActivation` that keeps only x for the backward pass (`layers.fused`).
+    """
+    order = len(a) - 1
+    gate = gate_taylor_coefficients(b, order)
+    k = tf.stack([a_i * c_i for a_i, c_i in zip(a, gate)])
+    return _TPGU(x, k, b)
 
 
 def _checked_order(order: Any) -> int:
@@ -103,9 +138,8 @@ def _checked_order(order: Any) -> int:
 class TPGU(ActivationLayer):
     """Taylor Polynomial Gated Unit with per-channel weights `a0 … a{order}` and `b`.
 
-    At initialisation (a_0 = 1, a_i ≈ 0, b = 0) TPGU ≈ 0.5·x. The math lives in the pure
-    function `tpgu(x, a, b)`; autodiff differentiates it today, and a later hand-written
-    `tf.custom_gradient` can replace it without changing this layer's interface or weights.
+    At initialisation (a_0 = 1, a_i ≈ 0, b = 0) TPGU ≈ 0.5·x. The math lives in the function
+    `tpgu(x, a, b)`, whose per-element part has a hand-written gradient (`layers.fused`).
 
     Args:
       order: polynomial order n >= 0 (adds (n + 2)·C weights). One order per layer; per-stage
@@ -136,6 +170,8 @@ class TPGU(ActivationLayer):
         self.a += [self._add_param(f'a{i}', [channels], a_init) for i in range(1, self.order + 1)]
         self.b = self._add_param('b', [channels], b_init)
         super().build(input_shape)
+
+    fused_input = True
 
     def _activate(self, x: tf.Tensor, training: Optional[bool]) -> tf.Tensor:
         return tpgu(x, self.a, self.b)

@@ -10,6 +10,7 @@ import tensorflow as tf
 import tf_keras
 
 from layers.base import ActivationLayer, serializable
+from layers.fused import FusedActivation
 from layers.registry import register
 
 _const = tf_keras.initializers.Constant
@@ -37,9 +38,30 @@ class _ScalarSetLayer(ActivationLayer):
         return out
 
 
+def _gated_trig(trig, trig_derivative) -> FusedActivation:
+    """σ(x)·(x + a·trig(b·x)) with ∂y/∂x = σ(1−σ)(x + a·trig) + σ(1 + a·b·trig'),
+    ∂y/∂a = σ·trig(b·x), ∂y/∂b = σ·a·x·trig'(b·x)."""
+    def forward(x, a, b):
+        return tf.sigmoid(x) * (x + a * trig(b * x))
+
+    def backward(x, dy, a, b):
+        s = tf.sigmoid(x)
+        t = trig(b * x)
+        dt = trig_derivative(b * x)
+        dys = dy * s
+        return (dy * (s * (1.0 - s) * (x + a * t) + s * (1.0 + a * b * dt)),
+                [dys * t, dys * a * x * dt])
+    return FusedActivation(trig.__name__ + 'lu', forward, backward)
+
+
+_COSLU = _gated_trig(tf.cos, lambda t: -tf.sin(t))
+_SINLU = _gated_trig(tf.sin, tf.cos)
+
+
 class _GatedTrig(_ScalarSetLayer):
     _PARAMS = {'a': 'a_init', 'b': 'b_init'}
-    _TRIG = staticmethod(tf.cos)
+    _FUNCTION = _COSLU
+    fused_input = True
 
     def __init__(self, a_init: float = 1.0, b_init: float = 1.0, per_channel: bool = False,
                  **kwargs: Any) -> None:
@@ -48,24 +70,24 @@ class _GatedTrig(_ScalarSetLayer):
         super().__init__(per_channel=per_channel, **kwargs)
 
     def _activate(self, x, training):
-        return tf.sigmoid(x) * (x + self.a * self._TRIG(self.b * x))
+        return self._FUNCTION(x, self.a, self.b)
 
 
 @serializable
 @register('coslu')
 class CosLU(_GatedTrig):
     """CosLU: σ(x)·(x + a·cos(b·x)), a = b = 1 initially."""
-    _TRIG = staticmethod(tf.cos)
+    _FUNCTION = _COSLU
 
 
 @serializable
 @register('sinlu')
 class SinLU(_GatedTrig):
     """SinLU: σ(x)·(x + a·sin(b·x)), a = b = 1 initially (authors' code, not their README)."""
-    _TRIG = staticmethod(tf.sin)
+    _FUNCTION = _SINLU
 
 
-def delu(x: tf.Tensor, n) -> tf.Tensor:
+def _delu_forward(x: tf.Tensor, n) -> tf.Tensor:
     """SiLU(x) for x ≤ 0, (n + 0.5)·x + |e^(−x) − 1| for x > 0, by branch selection.
 
     Each branch sees a safe input (0 where the other branch is chosen), so e^(−x) never overflows
@@ -80,11 +102,32 @@ def delu(x: tf.Tensor, n) -> tf.Tensor:
     return tf.where(neg, silu, pos)
 
 
+def _delu_backward(x: tf.Tensor, dy: tf.Tensor, n):
+    """∂y/∂x = σ(x)(1 + x(1 − σ(x))) for x ≤ 0 and n + 0.5 + e^(−x) for x > 0 (where
+    |e^(−x) − 1| = 1 − e^(−x)); ∂y/∂n = x for x > 0, else 0. Safe inputs as in the forward."""
+    neg = x <= 0
+    zeros = tf.zeros_like(x)
+    x_neg = tf.where(neg, x, zeros)
+    x_pos = tf.where(neg, zeros, x)
+    s = tf.sigmoid(x_neg)
+    dx = tf.where(neg, s * (1.0 + x_neg * (1.0 - s)), n + 0.5 + tf.exp(-x_pos))
+    return dy * dx, [dy * x_pos]
+
+
+_DELU = FusedActivation('delu', _delu_forward, _delu_backward)
+
+
+def delu(x: tf.Tensor, n) -> tf.Tensor:
+    """DELU in x's dtype; `n` a float32 weight or a Python number (HELU's fixed 0)."""
+    return _DELU(x, n)
+
+
 @serializable
 @register('delu')
 class DELU(_ScalarSetLayer):
     """DELU with trainable `n` (init 0)."""
     _PARAMS = {'n': 'n_init'}
+    fused_input = True
 
     def __init__(self, n_init: float = 0.0, per_channel: bool = False, **kwargs: Any) -> None:
         self.n_init = float(n_init)
@@ -98,6 +141,8 @@ class DELU(_ScalarSetLayer):
 @register('helu')
 class HELU(ActivationLayer):
     """HELU: DELU with n fixed at 0 (no weights)."""
+
+    fused_input = True
 
     def _activate(self, x, training):
         return delu(x, 0.0)
@@ -154,6 +199,23 @@ def _basis(x: tf.Tensor) -> list:
     return [tf.nn.relu(x), tf.sigmoid(x), tf.tanh(x), tf.nn.softsign(x)]
 
 
+def _lincomb_forward(x: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
+    return tf.add_n([w[i] * f for i, f in enumerate(_basis(x))])
+
+
+def _lincomb_backward(x: tf.Tensor, dy: tf.Tensor, w: tf.Tensor):
+    """∂y/∂x = w0·[x > 0] + w1·σ(1 − σ) + w2·(1 − tanh²) + w3/(1 + |x|)²; ∂y/∂w_i = F_i(x)."""
+    s = tf.sigmoid(x)
+    t = tf.tanh(x)
+    q = 1.0 / (1.0 + tf.abs(x))
+    relu_slope = tf.cast(x > 0, tf.float32)
+    dx = w[0] * relu_slope + w[1] * s * (1.0 - s) + w[2] * (1.0 - t * t) + w[3] * q * q
+    return dy * dx, [[dy * tf.nn.relu(x), dy * s, dy * t, dy * x * q]]
+
+
+_LINCOMB = FusedActivation('lincomb', _lincomb_forward, _lincomb_backward)
+
+
 class _LinCombBase(ActivationLayer):
     def __init__(self, w_init: float = 0.25, per_channel: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -166,8 +228,7 @@ class _LinCombBase(ActivationLayer):
         self.w = self._add_param('w', shape, _const(self.w_init))
         super().build(input_shape)
 
-    def _combine(self, x):
-        return tf.add_n([self.w[i] * f for i, f in enumerate(_basis(x))])
+    fused_input = True
 
     def _settings(self) -> Dict[str, Any]:
         return {'w_init': self.w_init, 'per_channel': self.per_channel}
@@ -179,7 +240,7 @@ class LinComb(_LinCombBase):
     """LinComb: Σ_i w_i F_i(x), F = [relu, sigmoid, tanh, softsign], w = 1/4 initially."""
 
     def _activate(self, x, training):
-        return self._combine(x)
+        return _LINCOMB(x, self.w)
 
 
 _NORM_EPS = 1e-8
@@ -204,4 +265,5 @@ class NormLinComb(_LinCombBase):
     `safe_denominator`). Per channel the sum runs over the four weights of each channel."""
 
     def _activate(self, x, training):
-        return self._combine(x) / safe_denominator(tf.reduce_sum(self.w, axis=0))
+        # The normalisation acts on the [4] / [4, C] weights only (autodiff there).
+        return _LINCOMB(x, self.w / safe_denominator(tf.reduce_sum(self.w, axis=0)))
