@@ -11,13 +11,13 @@ of the step, and both as ratios to exact GELU measured in the same run.
 Peak memory: on a GPU, `tf.config.experimental.get_memory_info('GPU:0')['peak']` after
 `reset_memory_stats` (exact allocator peak). On CPU TensorFlow keeps no allocator statistics
 (`get_memory_info('CPU:0')` raises), so each activation runs in its own subprocess and the figure
-is the growth of the process' peak resident set (ru_maxrss) from just before the first step —
-an estimate that includes allocator slack; the table says which method was used.
+is the growth of the process' peak resident set (`VmHWM` in /proc/self/status; ru_maxrss would
+carry the parent's size over fork+exec) from just before the first step — an estimate that
+includes allocator slack; the table says which method was used.
 """
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -89,14 +89,21 @@ def measure(spec, shape: List[int], repeats: int, jit: bool) -> Dict[str, float]
     if gpu:
         peak = tf.config.experimental.get_memory_info('GPU:0')['peak'] - base
     else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
+        peak = _status_kib('VmHWM') * 1024 - base
     return {'seconds': statistics.median(times), 'peak_bytes': float(peak),
-            'memory_method': 'GPU allocator peak' if gpu else 'CPU peak RSS growth (estimate)'}
+            'memory_method': 'GPU allocator peak' if gpu else 'CPU VmHWM growth (estimate)'}
+
+
+def _status_kib(field: str) -> int:
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith(field + ':'):
+                return int(line.split()[1])
+    raise RuntimeError(f'{field} not in /proc/self/status')
 
 
 def _rss_now() -> int:
-    with open('/proc/self/statm') as f:
-        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+    return _status_kib('VmRSS') * 1024
 
 
 def run_all(shape: List[int], repeats: int, jit: bool, only: Optional[List[str]]) -> List[dict]:
