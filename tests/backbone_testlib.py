@@ -32,6 +32,9 @@ TINY = {
     'act_resnet': {'model_id': 18, 'dims': [4, 8], 'depths': [1, 1]},
     'posmlp': {'dims': [8, 16], 'depths': [1, 1], 'window_sizes': [4, 2], 'groups': [2, 2],
                'mlp_ratios': [4.0, 2.0]},
+    # One stage (a ViT has no stages): a TPGU spec needs one order, not the two-stage [2, 3].
+    'act_vit': {'model_id': 'custom', 'patch_size': 8, 'hidden_size': 16, 'depth': 2,
+                'num_heads': 2, 'mlp_dim': 32},
 }
 # Four-stage tiny variants for the output-shape tests (strides 4, 8, 16, 32).
 TINY4 = {

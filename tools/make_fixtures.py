@@ -8,10 +8,10 @@
 
 For each reference network (timm ConvNeXt and Swin, torchvision ResNet with basic and bottleneck
 blocks, the ACON authors' ResNet-ACON-C and ResNet-Meta-ACON, the HorNet and PosMLP authors'
-models) it builds a tiny variant from the reference's own classes (a few channels, one or two
-blocks per stage), sets EVERY parameter and BatchNorm statistic to random values (layer scales
-and positional parameters included, so that nothing is at an init value that would hide a
-mapping mistake), and writes `<name>.safetensors` (the state dict, float32),
+models, torchvision's and timm's ViT) it builds a tiny variant from the reference's own classes
+(a few channels, one or two blocks per stage), sets EVERY parameter and BatchNorm statistic to
+random values (layer scales and positional parameters included, so that nothing is at an init
+value that would hide a mapping mistake), and writes `<name>.safetensors` (the state dict, float32),
 `<name>.npz` (`images` [B, 3, H, W] and the reference `logits`, eval mode, float32) and
 `<name>.json` (our experiment and the `--params_override` that builds the same network).
 
@@ -97,6 +97,7 @@ def _resnet_override(depths, block: str, divisor: int = 16, **extra) -> dict:
 def builders(args) -> Dict[str, Tuple[Callable[[], torch.nn.Module], str, dict]]:
     """name → (builder, our experiment, our backbone settings)."""
     import timm  # pylint: disable=g-import-not-at-top
+    import timm.models.vision_transformer  # pylint: disable=g-import-not-at-top
     import torchvision  # pylint: disable=g-import-not-at-top
     from timm.models import convnext, swin_transformer  # pylint: disable=g-import-not-at-top
     tv = torchvision.models.resnet
@@ -117,7 +118,17 @@ def builders(args) -> Dict[str, Tuple[Callable[[], torch.nn.Module], str, dict]]
                               'act_resnet_imagenet',
                               _resnet_override([2, 1, 1, 1], 'bottleneck')),
     }
-    del timm
+    vit = {'patch_size': 8, 'hidden_size': 16, 'depth': 2, 'num_heads': 2, 'mlp_dim': 32}
+    out['vit_torchvision'] = (
+        lambda: torchvision.models.vision_transformer.VisionTransformer(
+            image_size=IMAGE, patch_size=8, num_layers=2, num_heads=2, hidden_dim=16,
+            mlp_dim=32, num_classes=CLASSES),
+        'act_vit_imagenet', {'act_vit': {'model_id': 'custom', **vit}})
+    out['vit_timm'] = (
+        lambda: timm.models.vision_transformer.VisionTransformer(
+            img_size=IMAGE, patch_size=8, embed_dim=16, depth=2, num_heads=2, mlp_ratio=2.0,
+            num_classes=CLASSES),
+        'act_vit_imagenet', {'act_vit': {'model_id': 'custom', 'weight_init': 'timm', **vit}})
     if args.acon_dir:
         sys.path.insert(0, args.acon_dir)  # their modules import `acon` from the repo root
         ra = _module_from(os.path.join(args.acon_dir, 'ACON/ResNet_ACON/resnet_acon.py'),

@@ -1,7 +1,7 @@
 """Backbone configs: Model Garden's `Backbone` one-of extended with this project's families.
 
 Model Garden's one-of cannot be extended in place, so (as `projects/maxvit` does) a subclass adds
-one field per new type: `convnext`, `hornet`, `swin`, `act_resnet`, `posmlp`. Each family config
+one field per new type: `convnext`, `hornet`, `swin`, `act_resnet`, `posmlp`, `act_vit`. Each family config
 has `model_id`, optional explicit `dims`/`depths` (they replace the model_id's, so a tiny test
 network is a config, not a code path), `drop_path_rate` (None = the paper's rate for the
 model_id, 0 for custom sizes) and `activation`, an `activations.Activation` one-of whose default
@@ -133,6 +133,29 @@ class PosMLP(hyperparams.Config):
 
 
 @dataclasses.dataclass
+class ActViT(hyperparams.Config):
+    """ViT with a class token: model_id b16 | b32 (torchvision) | ti16 (timm); see models/vit.py.
+
+    Attributes:
+      patch_size / hidden_size / depth / num_heads / mlp_dim: 0 = the model_id's value.
+      weight_init: '' (the model_id's reference) | torchvision | timm.
+      dropout_rate / attention_dropout_rate: dropout after the attention/MLP halves and on the
+        attention weights (0 in both references).
+    """
+    model_id: str = 'b16'
+    patch_size: int = 0
+    hidden_size: int = 0
+    depth: int = 0
+    num_heads: int = 0
+    mlp_dim: int = 0
+    weight_init: str = ''
+    dropout_rate: float = 0.0
+    attention_dropout_rate: float = 0.0
+    drop_path_rate: Optional[float] = None
+    activation: Activation = dataclasses.field(default_factory=_gelu)
+
+
+@dataclasses.dataclass
 class Backbone(mg_backbones.Backbone):
     """Model Garden's backbone one-of plus convnext, hornet, swin, act_resnet and posmlp."""
     convnext: ConvNeXt = dataclasses.field(default_factory=ConvNeXt)
@@ -140,3 +163,4 @@ class Backbone(mg_backbones.Backbone):
     swin: Swin = dataclasses.field(default_factory=Swin)
     act_resnet: ActResNet = dataclasses.field(default_factory=ActResNet)
     posmlp: PosMLP = dataclasses.field(default_factory=PosMLP)
+    act_vit: ActViT = dataclasses.field(default_factory=ActViT)

@@ -13,7 +13,8 @@ Sources (key names are facts about their state dicts; no code is taken from them
 - `act_resnet`: torchvision `resnet*`, and nmaac/acon's ResNet-ACON / ResNet-Meta-ACON
   (`acon`, the activation after each bottleneck's 3×3, is their name for that site);
 - `hornet`: raoyongming/HorNet `hornet.py` (7×7 gnConv);
-- `posmlp`: Zhicaiwww/PosMLP `models/posmlp.py` (GQPE = `QuaMap`, LRPE = `LearnedPosMap`).
+- `posmlp`: Zhicaiwww/PosMLP `models/posmlp.py` (GQPE = `QuaMap`, LRPE = `LearnedPosMap`);
+- `act_vit`: torchvision `vit_b_16`/`vit_b_32` and timm `vit_*_patch*_224` (two layouts).
 """
 from __future__ import annotations
 
@@ -131,10 +132,49 @@ POSMLP = (
             _PB + '.gate_unit.pos.window_relative_position_bias_table')]
     + _ln('head_norm', 'norm') + _head('head'))
 
+_VB = r'block(?P<i>\d+)'
+_TVB = 'encoder.layers.encoder_layer_{i}'
+VIT_TORCHVISION = (
+    _layer('patch_embed', 'conv_proj', t.conv)
+    + [Rule('embed/class_token', 'class_token'),
+       Rule('embed/position_embedding', 'encoder.pos_embedding')]
+    + _ln(f'{_VB}/norm1', _TVB + '.ln_1')
+    + [Rule(f'{_VB}/attn/qkv/kernel', _TVB + '.self_attention.in_proj_weight', t.linear),
+       Rule(f'{_VB}/attn/qkv/bias', _TVB + '.self_attention.in_proj_bias')]
+    + _layer(f'{_VB}/attn/proj', _TVB + '.self_attention.out_proj', t.linear)
+    + _ln(f'{_VB}/norm2', _TVB + '.ln_2')
+    + _layer(f'{_VB}/fc1', _TVB + '.mlp.0', t.linear)
+    + _layer(f'{_VB}/fc2', _TVB + '.mlp.3', t.linear)
+    + _ln('head_norm', 'encoder.ln') + _head('heads.head'))
+
+VIT_TIMM = (
+    _layer('patch_embed', 'patch_embed.proj', t.conv)
+    + [Rule('embed/class_token', 'cls_token'), Rule('embed/position_embedding', 'pos_embed')]
+    + _ln(f'{_VB}/norm1', 'blocks.{i}.norm1')
+    + _layer(f'{_VB}/attn/qkv', 'blocks.{i}.attn.qkv', t.linear)
+    + _layer(f'{_VB}/attn/proj', 'blocks.{i}.attn.proj', t.linear)
+    + _ln(f'{_VB}/norm2', 'blocks.{i}.norm2')
+    + _layer(f'{_VB}/fc1', 'blocks.{i}.mlp.fc1', t.linear)
+    + _layer(f'{_VB}/fc2', 'blocks.{i}.mlp.fc2', t.linear)
+    + _ln('head_norm', 'norm') + _head('head'))
+
 RULES: Dict[str, List[Rule]] = {
     'convnext': CONVNEXT, 'swin': SWIN, 'act_resnet': RESNET, 'hornet': HORNET,
-    'posmlp': POSMLP,
+    'posmlp': POSMLP, 'act_vit': VIT_TORCHVISION,
 }
+# Families whose weights come in more than one layout: (a key only that layout's state dicts
+# have, its rules); `rules_for` picks the first whose key is present, else RULES[family].
+LAYOUTS: Dict[str, List[Tuple[str, List[Rule]]]] = {
+    'act_vit': [('cls_token', VIT_TIMM)],   # timm's ViT (torchvision's has `class_token`)
+}
+
+
+def rules_for(family: str, state: Dict[str, object]) -> List[Rule]:
+    """The rules of `family` for the layout of `state` (see LAYOUTS)."""
+    for marker, rules in LAYOUTS.get(family, []):
+        if marker in state:
+            return rules
+    return RULES[family]
 
 # State-dict entries that are not parameters of the network: batch counters, and index/mask
 # buffers our models compute themselves (those with a convention are verified in checks.py).
