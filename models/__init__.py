@@ -1,7 +1,8 @@
 """Backbones with pluggable activations; importing this package registers every builder.
 
 Families: `convnext`, `hornet`, `swin`, `act_resnet` (torchvision-layout ResNet), `posmlp` and
-`act_vit` (torchvision/timm ViT), each registered with Model Garden's `factory.register_backbone_builder`.
+`act_vit` (torchvision/timm ViT), each registered with Model Garden's
+`factory.register_backbone_builder`.
 """
 from models import common  # noqa: F401
 from models import convnext  # noqa: F401
