@@ -39,7 +39,7 @@ FAMILY_DEFAULTS = {
     'posmlp': TRUNC_NORMAL, 'act_resnet': TORCH_LINEAR,
     # torchvision's ViT zeroes its head (the ImageNet b16/b32 references); the timm ViT-Ti
     # config sets trunc_normal explicitly.
-    'act_vit': 'zeros',
+    'act_vit': 'zeros', 'tiny_vit': TRUNC_NORMAL,
 }
 STOCK_DEFAULT = 'random_uniform'
 

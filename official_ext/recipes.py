@@ -153,6 +153,11 @@ RECIPES: Dict[str, Recipe] = {r.name: r for r in (
            32, min_learning_rate=5e-6, warmup_learning_rate=5e-7, global_clipnorm=5.0,
            ema_decay=None, center_crop_fraction=0.9,
            no_weight_decay=tuple(exp.NO_WEIGHT_DECAY) + ('class_token',)),
+    # TinyViT-21M as GoLU ran it (Swin's code base and defaults): 4 GPUs x 256 = 1024, BASE_LR
+    # 5e-4, WARMUP_LR 5e-7, MIN_LR 5e-6 per 512 scaled linearly, 20 of 300 epochs warm-up,
+    # AdamW wd 0.05 (not on 1-D weights, biases, attention biases), clip 5.0, no EMA.
+    Recipe('tiny_vit', 'tiny_vit', '21m', _TINY_VIT, 512, 2, 5e-4, 512, min_learning_rate=5e-6,
+           warmup_learning_rate=5e-7, scale_lr_ends=True, global_clipnorm=5.0, ema_decay=None),
 )}
 
 # The recipe a backbone family trains with when `trainer.recipe` is empty: (family, model_id).
@@ -162,7 +167,7 @@ FAMILY_RECIPES: Dict[Tuple[str, object], str] = {
     ('posmlp', None): 'posmlp_tiny', ('posmlp', 'small'): 'posmlp_small',
     ('act_resnet', None): 'torchvision_resnet',
     ('act_vit', None): 'torchvision_vit_b16', ('act_vit', 'b32'): 'torchvision_vit_b32',
-    ('act_vit', 'ti16'): 'timm_vit_cifar10',
+    ('act_vit', 'ti16'): 'timm_vit_cifar10', ('tiny_vit', None): 'tiny_vit',
 }
 
 

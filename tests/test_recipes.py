@@ -33,7 +33,7 @@ YAMLS = {
     'posmlp_seed004': 'posmlp/posmlp_tiny_seed004.yaml',
     'acon_resnet': 'acon/resnet50_meta_acon.yaml', 'torchvision_resnet': 'golu/resnet18_golu.yaml',
     'torchvision_vit_b16': 'golu/vit_b16_golu.yaml', 'torchvision_vit_b32': 'golu/vit_b32_gelu.yaml',
-    'timm_vit_cifar10': 'golu/vit_ti16_cifar10_golu.yaml',
+    'timm_vit_cifar10': 'golu/vit_ti16_cifar10_golu.yaml', 'tiny_vit': 'golu/tiny_vit_21m_golu.yaml',
 }
 OWN_EXPERIMENT = {'convnext': 'convnext_imagenet', 'hornet': 'hornet_imagenet',
                   'hornet_small': 'hornet_imagenet', 'swin': 'swin_imagenet',
@@ -41,7 +41,8 @@ OWN_EXPERIMENT = {'convnext': 'convnext_imagenet', 'hornet': 'hornet_imagenet',
                   'posmlp_seed004': 'posmlp_imagenet', 'acon_resnet': 'act_resnet_imagenet',
                   'torchvision_resnet': 'act_resnet_imagenet',
                   'torchvision_vit_b16': 'act_vit_imagenet',
-                  'torchvision_vit_b32': 'act_vit_imagenet', 'timm_vit_cifar10': 'act_vit_imagenet'}
+                  'torchvision_vit_b32': 'act_vit_imagenet', 'timm_vit_cifar10': 'act_vit_imagenet',
+                  'tiny_vit': 'tiny_vit_imagenet'}
 
 
 def load(recipe, override=None, experiment=None):
@@ -249,6 +250,30 @@ def test_timm_vit_cifar10_recipe():
     assert model.num_classes == 1000 and model.input_size == [224, 224, 3]
     assert model.backbone.act_vit.drop_path_rate == 0.1
     assert model.kernel_initializer == 'trunc_normal'
+
+
+def test_tiny_vit_recipe():
+    """GoLU's Tiny-ViT command (--batch-size 256 per GPU, 4 GPUs) with TinyViT's config.py:
+    BASE_LR 5e-4, WARMUP_LR 5e-7, MIN_LR 5e-6 per 512 (x 1024 / 512 in main.py), 300 epochs, 20
+    warm-up, AdamW wd 0.05, clip 5.0, rand-m9-mstd0.5-inc1, reprob 0.25, mixup 0.8 / cutmix 1.0,
+    smoothing 0.1, drop path 0.2 (tiny_vit_21m.yaml), no EMA; eval resize 256 / crop 224."""
+    cfg = load('tiny_vit')
+    t = cfg.trainer
+    assert effective(cfg) == 1024 and t.train_steps == 300 * 1251
+    cos = lr_of(cfg).cosine
+    assert cos.initial_learning_rate == pytest.approx(1e-3)
+    assert cos.initial_learning_rate * cos.alpha == pytest.approx(1e-5)
+    assert warmup_of(cfg) == (20 * 1251, pytest.approx(1e-6))
+    adamw = t.optimizer_config.optimizer.adamw
+    assert adamw.weight_decay_rate == 0.05 and adamw.global_clipnorm == 5.0
+    assert t.optimizer_config.ema is None
+    data = cfg.task.train_data
+    assert data.pipeline == 'timm' and data.aug_type.randaug.magnitude == 9
+    assert data.random_erasing.probability == 0.25
+    assert (data.mixup_and_cutmix.mixup_alpha, data.mixup_and_cutmix.cutmix_alpha) == (0.8, 1.0)
+    assert cfg.task.losses.label_smoothing == 0.1
+    assert cfg.task.validation_data.center_crop_fraction == 0.875
+    assert cfg.task.model.backbone.tiny_vit.model_id == '21m'
 
 
 # ------------------------------------------------------------------ recipe follows backbone

@@ -21,6 +21,8 @@ REDUCED: Dict[str, dict] = {
     'posmlp': {'dims': [16, 32, 64, 128], 'depths': [1, 1, 1, 1], 'window_sizes': [4, 4, 4, 2]},
     'act_vit': {'model_id': 'custom', 'patch_size': 8, 'hidden_size': 16, 'depth': 2,
                 'num_heads': 2, 'mlp_dim': 32},
+    'tiny_vit': {'dims': [8, 16, 24, 32], 'depths': [1, 1, 1, 1], 'num_heads': [1, 2, 3, 4],
+                 'window_sizes': [1, 2, 2, 1]},
 }
 REDUCED_INPUT = {'swin': 64, 'posmlp': 64}
 

@@ -2,14 +2,15 @@
 
     python -m venv /tmp/ref && /tmp/ref/bin/pip install timm==0.9.16 safetensors einops
     git clone https://github.com/raoyongming/HorNet /tmp/authors/HorNet   # likewise
-    git clone https://github.com/Zhicaiwww/PosMLP /tmp/authors/PosMLP     # nmaac/acon
+    git clone https://github.com/Zhicaiwww/PosMLP /tmp/authors/PosMLP     # nmaac/acon, automl/GoLU
     /tmp/ref/bin/python tools/make_fixtures.py --hornet_dir=/tmp/authors/HorNet \
-        --posmlp_dir=/tmp/authors/PosMLP --acon_dir=/tmp/authors/acon --out=tests/fixtures
+        --posmlp_dir=/tmp/authors/PosMLP --acon_dir=/tmp/authors/acon \
+        --golu_dir=/tmp/authors/GoLU --out=tests/fixtures
 
 For each reference network (timm ConvNeXt and Swin, torchvision ResNet with basic and bottleneck
 blocks, the ACON authors' ResNet-ACON-C and ResNet-Meta-ACON, the HorNet and PosMLP authors'
-models, torchvision's and timm's ViT) it builds a tiny variant from the reference's own classes
-(a few channels, one or two blocks per stage), sets EVERY parameter and BatchNorm statistic to
+models, torchvision's and timm's ViT, GoLU's TinyViT) it builds a tiny variant from the
+reference's own classes (a few channels, one or two blocks per stage), sets EVERY parameter and BatchNorm statistic to
 random values (layer scales and positional parameters included, so that nothing is at an init
 value that would hide a mapping mistake), and writes `<name>.safetensors` (the state dict, float32),
 `<name>.npz` (`images` [B, 3, H, W] and the reference `logits`, eval mode, float32) and
@@ -129,6 +130,17 @@ def builders(args) -> Dict[str, Tuple[Callable[[], torch.nn.Module], str, dict]]
             img_size=IMAGE, patch_size=8, embed_dim=16, depth=2, num_heads=2, mlp_ratio=2.0,
             num_classes=CLASSES),
         'act_vit_imagenet', {'act_vit': {'model_id': 'custom', 'weight_init': 'timm', **vit}})
+    if args.golu_dir:
+        tv = _module_from(os.path.join(args.golu_dir,
+                                       'tasks/image_classification/tiny_vit/models/tiny_vit.py'),
+                          'ref_golu_tiny_vit')
+        tiny = {'dims': [8, 16, 24, 32], 'depths': [1, 2, 1, 1], 'num_heads': [1, 2, 3, 4],
+                'window_sizes': [1, 3, 2, 1]}   # 3 on a 4x4 map: the zero-padded windows
+        out['tiny_vit'] = (
+            lambda: tv.TinyViT(img_size=IMAGE, num_classes=CLASSES, embed_dims=tiny['dims'],
+                               depths=tiny['depths'], num_heads=tiny['num_heads'],
+                               window_sizes=tiny['window_sizes'], drop_path_rate=0.0),
+            'tiny_vit_imagenet', {'tiny_vit': {'model_id': 'custom', **tiny}})
     if args.acon_dir:
         sys.path.insert(0, args.acon_dir)  # their modules import `acon` from the repo root
         ra = _module_from(os.path.join(args.acon_dir, 'ACON/ResNet_ACON/resnet_acon.py'),
@@ -188,6 +200,7 @@ def main() -> None:
     parser.add_argument('--hornet_dir')
     parser.add_argument('--posmlp_dir')
     parser.add_argument('--acon_dir')
+    parser.add_argument('--golu_dir', help='automl/GoLU checkout (TinyViT)')
     parser.add_argument('--only', nargs='*')
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
@@ -198,6 +211,7 @@ def main() -> None:
         torch.manual_seed(i)
         model = build().eval()
         randomize(model, seed=100 + i)
+        model.eval()  # again: TinyViT caches its attention biases when switched to eval
         images = torch.randn(BATCH, 3, IMAGE, IMAGE, generator=torch.Generator().manual_seed(i))
         logits = model(images)
         state = {k: v.detach().float().contiguous() if v.is_floating_point() else v.contiguous()

@@ -1,7 +1,8 @@
 """Backbone configs: Model Garden's `Backbone` one-of extended with this project's families.
 
 Model Garden's one-of cannot be extended in place, so (as `projects/maxvit` does) a subclass adds
-one field per new type: `convnext`, `hornet`, `swin`, `act_resnet`, `posmlp`, `act_vit`. Each family config
+one field per new type: `convnext`, `hornet`, `swin`, `act_resnet`, `posmlp`, `act_vit`,
+`tiny_vit`. Each family config
 has `model_id`, optional explicit `dims`/`depths` (they replace the model_id's, so a tiny test
 network is a config, not a code path), `drop_path_rate` (None = the paper's rate for the
 model_id, 0 for custom sizes) and `activation`, an `activations.Activation` one-of whose default
@@ -27,6 +28,7 @@ DEFAULT_DROP_PATH = {
     'hornet': {'tiny': 0.2, 'small': 0.4},
     'swin': {'tiny': 0.2, 'small': 0.3},
     'posmlp': {'tiny': 0.1, 'small': 0.1},
+    'tiny_vit': {'21m': 0.2},
 }
 
 
@@ -156,6 +158,29 @@ class ActViT(hyperparams.Config):
 
 
 @dataclasses.dataclass
+class TinyViT(hyperparams.Config):
+    """TinyViT as GoLU trained it: model_id 21m (tiny_vit_21m.yaml); see models/tiny_vit.py.
+
+    Attributes:
+      num_heads / window_sizes: per stage (the first, convolutional stage ignores both).
+      mbconv_expand_ratio: MBConv hidden width / input width (stage 1).
+      local_conv_size: the depthwise conv between attention and MLP.
+      dropout_rate: dropout inside the MLPs (the reference's DROP_RATE, 0).
+    """
+    model_id: str = '21m'
+    dims: List[int] = dataclasses.field(default_factory=list)
+    depths: List[int] = dataclasses.field(default_factory=list)
+    drop_path_rate: Optional[float] = None
+    num_heads: List[int] = dataclasses.field(default_factory=lambda: [3, 6, 12, 18])
+    window_sizes: List[int] = dataclasses.field(default_factory=lambda: [7, 7, 14, 7])
+    mlp_ratio: float = 4.0
+    mbconv_expand_ratio: float = 4.0
+    local_conv_size: int = 3
+    dropout_rate: float = 0.0
+    activation: Activation = dataclasses.field(default_factory=_gelu)
+
+
+@dataclasses.dataclass
 class Backbone(mg_backbones.Backbone):
     """Model Garden's backbone one-of plus convnext, hornet, swin, act_resnet and posmlp."""
     convnext: ConvNeXt = dataclasses.field(default_factory=ConvNeXt)
@@ -164,3 +189,4 @@ class Backbone(mg_backbones.Backbone):
     act_resnet: ActResNet = dataclasses.field(default_factory=ActResNet)
     posmlp: PosMLP = dataclasses.field(default_factory=PosMLP)
     act_vit: ActViT = dataclasses.field(default_factory=ActViT)
+    tiny_vit: TinyViT = dataclasses.field(default_factory=TinyViT)

@@ -14,7 +14,9 @@ Sources (key names are facts about their state dicts; no code is taken from them
   (`acon`, the activation after each bottleneck's 3×3, is their name for that site);
 - `hornet`: raoyongming/HorNet `hornet.py` (7×7 gnConv);
 - `posmlp`: Zhicaiwww/PosMLP `models/posmlp.py` (GQPE = `QuaMap`, LRPE = `LearnedPosMap`);
-- `act_vit`: torchvision `vit_b_16`/`vit_b_32` and timm `vit_*_patch*_224` (two layouts).
+- `act_vit`: torchvision `vit_b_16`/`vit_b_32` and timm `vit_*_patch*_224` (two layouts);
+- `tiny_vit`: automl/GoLU `tasks/image_classification/tiny_vit/models/tiny_vit.py` (Microsoft's
+  TinyViT code, the one GoLU trained; timm's `tiny_vit_*` names its modules differently).
 """
 from __future__ import annotations
 
@@ -158,9 +160,34 @@ VIT_TIMM = (
     + _layer(f'{_VB}/fc2', 'blocks.{i}.mlp.fc2', t.linear)
     + _ln('head_norm', 'norm') + _head('head'))
 
+def _conv_bn(ours: str, theirs: str) -> List[Rule]:
+    """TinyViT's Conv2d_BN (`c`, `bn`) as our `<name>_conv` + `<name>_bn`; the regex group
+    `k` picks the depthwise conv (k = 2) or a full one."""
+    return ([Rule(f'{ours}_conv/kernel', theirs + '.c.weight', t.conv),
+             Rule(f'{ours}_conv/depthwise_kernel', theirs + '.c.weight', t.depthwise)]
+            + _bn(f'{ours}_bn', theirs + '.bn'))
+
+
+_TVB_ = 'layers.{s_1}.blocks.{b}'
+TINY_VIT = (
+    _conv_bn('stem1', 'patch_embed.seq.0') + _conv_bn('stem2', 'patch_embed.seq.2')
+    + _conv_bn(f'stage1_block{B}_conv(?P<k>[123])', 'layers.0.blocks.{b}.conv{k}')
+    + _conv_bn(f'merge{D}_conv(?P<k>[123])', 'layers.{d_1}.downsample.conv{k}')
+    + [Rule(f'{BLOCK}/attn/attention_biases', _TVB_ + '.attn.attention_biases')]
+    + _ln(f'{BLOCK}/attn/norm', _TVB_ + '.attn.norm')
+    + _layer(f'{BLOCK}/attn/qkv', _TVB_ + '.attn.qkv', t.linear)
+    + _layer(f'{BLOCK}/attn/proj', _TVB_ + '.attn.proj', t.linear)
+    + [Rule(f'{BLOCK}/local_conv/depthwise_kernel', _TVB_ + '.local_conv.c.weight',
+            t.depthwise)]
+    + _bn(f'{BLOCK}/local_bn', _TVB_ + '.local_conv.bn')
+    + _ln(f'{BLOCK}/mlp_norm', _TVB_ + '.mlp.norm')
+    + _layer(f'{BLOCK}/fc1', _TVB_ + '.mlp.fc1', t.linear)
+    + _layer(f'{BLOCK}/fc2', _TVB_ + '.mlp.fc2', t.linear)
+    + _ln('head_norm', 'norm_head') + _head('head'))
+
 RULES: Dict[str, List[Rule]] = {
     'convnext': CONVNEXT, 'swin': SWIN, 'act_resnet': RESNET, 'hornet': HORNET,
-    'posmlp': POSMLP, 'act_vit': VIT_TORCHVISION,
+    'posmlp': POSMLP, 'act_vit': VIT_TORCHVISION, 'tiny_vit': TINY_VIT,
 }
 # Families whose weights come in more than one layout: (a key only that layout's state dicts
 # have, its rules); `rules_for` picks the first whose key is present, else RULES[family].
@@ -179,7 +206,7 @@ def rules_for(family: str, state: Dict[str, object]) -> List[Rule]:
 # State-dict entries that are not parameters of the network: batch counters, and index/mask
 # buffers our models compute themselves (those with a convention are verified in checks.py).
 IGNORED = [r'.*num_batches_tracked', r'.*relative_position_index', r'.*attn_mask',
-           r'.*\.rel_indices']
+           r'.*\.rel_indices', r'.*attention_bias_idxs']
 
 
 def _acon_module(fields: Dict[str, str]) -> str:
