@@ -32,8 +32,10 @@ YAMLS = {
     'posmlp_tiny': 'posmlp/posmlp_tiny.yaml', 'posmlp_small': 'posmlp/posmlp_small.yaml',
     'posmlp_seed004': 'posmlp/posmlp_tiny_seed004.yaml',
     'acon_resnet': 'acon/resnet50_meta_acon.yaml', 'torchvision_resnet': 'golu/resnet18_golu.yaml',
-    'torchvision_vit_b16': 'golu/vit_b16_golu.yaml', 'torchvision_vit_b32': 'golu/vit_b32_gelu.yaml',
-    'timm_vit_cifar10': 'golu/vit_ti16_cifar10_golu.yaml', 'tiny_vit': 'golu/tiny_vit_21m_golu.yaml',
+    'torchvision_vit_b16': 'golu/vit_b16_golu.yaml',
+    'torchvision_vit_b32': 'golu/vit_b32_gelu.yaml',
+    'timm_vit_cifar10': 'golu/vit_ti16_cifar10_golu.yaml',
+    'tiny_vit': 'golu/tiny_vit_21m_golu.yaml',
 }
 OWN_EXPERIMENT = {'convnext': 'convnext_imagenet', 'hornet': 'hornet_imagenet',
                   'hornet_small': 'hornet_imagenet', 'swin': 'swin_imagenet',

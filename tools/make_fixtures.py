@@ -10,9 +10,10 @@
 For each reference network (timm ConvNeXt and Swin, torchvision ResNet with basic and bottleneck
 blocks, the ACON authors' ResNet-ACON-C and ResNet-Meta-ACON, the HorNet and PosMLP authors'
 models, torchvision's and timm's ViT, GoLU's TinyViT) it builds a tiny variant from the
-reference's own classes (a few channels, one or two blocks per stage), sets EVERY parameter and BatchNorm statistic to
-random values (layer scales and positional parameters included, so that nothing is at an init
-value that would hide a mapping mistake), and writes `<name>.safetensors` (the state dict, float32),
+reference's own classes (a few channels, one or two blocks per stage), sets EVERY parameter and
+BatchNorm statistic to random values (layer scales and positional parameters included, so that
+nothing is at an init value that would hide a mapping mistake), and writes `<name>.safetensors`
+(the state dict, float32),
 `<name>.npz` (`images` [B, 3, H, W] and the reference `logits`, eval mode, float32) and
 `<name>.json` (our experiment and the `--params_override` that builds the same network).
 
