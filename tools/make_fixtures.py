@@ -9,7 +9,7 @@
 
 For each reference network (timm ConvNeXt and Swin, torchvision ResNet with basic and bottleneck
 blocks, the ACON authors' ResNet-ACON-C and ResNet-Meta-ACON, the HorNet and PosMLP authors'
-models, torchvision's and timm's ViT, GoLU's TinyViT) it builds a tiny variant from the
+models, torchvision's and timm's ViT, GoLU's and timm's TinyViT) it builds a tiny variant from the
 reference's own classes (a few channels, one or two blocks per stage), sets EVERY parameter and
 BatchNorm statistic to random values (layer scales and positional parameters included, so that
 nothing is at an init value that would hide a mapping mistake), and writes `<name>.safetensors`
@@ -99,6 +99,7 @@ def _resnet_override(depths, block: str, divisor: int = 16, **extra) -> dict:
 def builders(args) -> Dict[str, Tuple[Callable[[], torch.nn.Module], str, dict]]:
     """name → (builder, our experiment, our backbone settings)."""
     import timm  # pylint: disable=g-import-not-at-top
+    import timm.models.tiny_vit  # pylint: disable=g-import-not-at-top
     import timm.models.vision_transformer  # pylint: disable=g-import-not-at-top
     import torchvision  # pylint: disable=g-import-not-at-top
     from timm.models import convnext, swin_transformer  # pylint: disable=g-import-not-at-top
@@ -131,12 +132,17 @@ def builders(args) -> Dict[str, Tuple[Callable[[], torch.nn.Module], str, dict]]
             img_size=IMAGE, patch_size=8, embed_dim=16, depth=2, num_heads=2, mlp_ratio=2.0,
             num_classes=CLASSES),
         'act_vit_imagenet', {'act_vit': {'model_id': 'custom', 'weight_init': 'timm', **vit}})
+    tiny = {'dims': [8, 16, 24, 32], 'depths': [1, 2, 1, 1], 'num_heads': [1, 2, 3, 4],
+            'window_sizes': [1, 3, 2, 1]}   # 3 on a 4x4 map: the zero-padded windows
+    out['tiny_vit_timm'] = (
+        lambda: timm.models.tiny_vit.TinyVit(
+            num_classes=CLASSES, embed_dims=tiny['dims'], depths=tiny['depths'],
+            num_heads=tiny['num_heads'], window_sizes=tiny['window_sizes'], drop_path_rate=0.0),
+        'tiny_vit_imagenet', {'tiny_vit': {'model_id': 'custom', **tiny}})
     if args.golu_dir:
         tv = _module_from(os.path.join(args.golu_dir,
                                        'tasks/image_classification/tiny_vit/models/tiny_vit.py'),
                           'ref_golu_tiny_vit')
-        tiny = {'dims': [8, 16, 24, 32], 'depths': [1, 2, 1, 1], 'num_heads': [1, 2, 3, 4],
-                'window_sizes': [1, 3, 2, 1]}   # 3 on a 4x4 map: the zero-padded windows
         out['tiny_vit'] = (
             lambda: tv.TinyViT(img_size=IMAGE, num_classes=CLASSES, embed_dims=tiny['dims'],
                                depths=tiny['depths'], num_heads=tiny['num_heads'],

@@ -16,7 +16,7 @@ Sources (key names are facts about their state dicts; no code is taken from them
 - `posmlp`: Zhicaiwww/PosMLP `models/posmlp.py` (GQPE = `QuaMap`, LRPE = `LearnedPosMap`);
 - `act_vit`: torchvision `vit_b_16`/`vit_b_32` and timm `vit_*_patch*_224` (two layouts);
 - `tiny_vit`: automl/GoLU `tasks/image_classification/tiny_vit/models/tiny_vit.py` (Microsoft's
-  TinyViT code, the one GoLU trained; timm's `tiny_vit_*` names its modules differently).
+  TinyViT code, the one GoLU trained) and timm's `tiny_vit_*` (the same network, other names).
 """
 from __future__ import annotations
 
@@ -185,6 +185,31 @@ TINY_VIT = (
     + _layer(f'{BLOCK}/fc2', _TVB_ + '.mlp.fc2', t.linear)
     + _ln('head_norm', 'norm_head') + _head('head'))
 
+
+def _timm_conv_bn(ours: str, theirs: str) -> List[Rule]:
+    """timm's ConvNorm (`conv`, `bn`) as our `<name>_conv` + `<name>_bn`."""
+    return ([Rule(f'{ours}_conv/kernel', theirs + '.conv.weight', t.conv),
+             Rule(f'{ours}_conv/depthwise_kernel', theirs + '.conv.weight', t.depthwise)]
+            + _bn(f'{ours}_bn', theirs + '.bn'))
+
+
+_TMB = 'stages.{s_1}.blocks.{b}'
+TINY_VIT_TIMM = (   # timm's tiny_vit_*: merging at the start of the next stage, NormMlp head
+    _timm_conv_bn('stem1', 'patch_embed.conv1') + _timm_conv_bn('stem2', 'patch_embed.conv2')
+    + _timm_conv_bn(f'stage1_block{B}_conv(?P<k>[123])', 'stages.0.blocks.{b}.conv{k}')
+    + _timm_conv_bn(f'merge{D}_conv(?P<k>[123])', 'stages.{d}.downsample.conv{k}')
+    + [Rule(f'{BLOCK}/attn/attention_biases', _TMB + '.attn.attention_biases')]
+    + _ln(f'{BLOCK}/attn/norm', _TMB + '.attn.norm')
+    + _layer(f'{BLOCK}/attn/qkv', _TMB + '.attn.qkv', t.linear)
+    + _layer(f'{BLOCK}/attn/proj', _TMB + '.attn.proj', t.linear)
+    + [Rule(f'{BLOCK}/local_conv/depthwise_kernel', _TMB + '.local_conv.conv.weight',
+            t.depthwise)]
+    + _bn(f'{BLOCK}/local_bn', _TMB + '.local_conv.bn')
+    + _ln(f'{BLOCK}/mlp_norm', _TMB + '.mlp.norm')
+    + _layer(f'{BLOCK}/fc1', _TMB + '.mlp.fc1', t.linear)
+    + _layer(f'{BLOCK}/fc2', _TMB + '.mlp.fc2', t.linear)
+    + _ln('head_norm', 'head.norm') + _head('head.fc'))
+
 RULES: Dict[str, List[Rule]] = {
     'convnext': CONVNEXT, 'swin': SWIN, 'act_resnet': RESNET, 'hornet': HORNET,
     'posmlp': POSMLP, 'act_vit': VIT_TORCHVISION, 'tiny_vit': TINY_VIT,
@@ -193,6 +218,7 @@ RULES: Dict[str, List[Rule]] = {
 # have, its rules); `rules_for` picks the first whose key is present, else RULES[family].
 LAYOUTS: Dict[str, List[Tuple[str, List[Rule]]]] = {
     'act_vit': [('cls_token', VIT_TIMM)],   # timm's ViT (torchvision's has `class_token`)
+    'tiny_vit': [('head.fc.weight', TINY_VIT_TIMM)],   # timm's (GoLU's has `norm_head`)
 }
 
 
