@@ -68,6 +68,7 @@ class Recipe:
     head_dropout: float = 0.0
     sync_bn: bool = False
     autoaugment: Optional[str] = None     # Model Garden AutoAugment policy (torchvision's)
+    repeated_augment: Optional[int] = None   # copies of each image per epoch (RASampler)
     # Weight-decay exclusion regexes (None: exp.NO_WEIGHT_DECAY, every 1-D weight).
     no_weight_decay: Optional[Tuple[str, ...]] = None
 
@@ -97,7 +98,7 @@ _VIT = dict(family='act_vit', source=_TV_VIT, base_learning_rate=3e-3, base_batc
             warmup_learning_rate=0.033 * 3e-3, scale_lr_ends=True, weight_decay=0.3,
             global_clipnorm=1.0, ema_decay=0.991145, label_smoothing=0.11, randaug=None,
             autoaugment='reduced_imagenet', mixup_alpha=0.2, cutmix_alpha=1.0, erasing_prob=0.0,
-            resize='bilinear', pipeline='model_garden',
+            resize='bilinear', pipeline='model_garden', repeated_augment=3,
             no_weight_decay=ACTIVATION_PARAMETERS)
 _RESNET = dict(family='act_resnet', model_id=50, micro_batch=256, accumulation_steps=1,
                base_learning_rate=0.1, base_batch_size=256, warmup_epochs=0, optimizer='sgd',
@@ -141,8 +142,9 @@ RECIPES: Dict[str, Recipe] = {r.name: r for r in (
     # torchvision's ViT recipe as GoLU ran ViT-B/32 and ViT-B/16: 4096 overall (4 GPUs x 128 x
     # 8 accumulation), AdamW lr 3e-3, wd 0.3 on every parameter, 30 linear warm-up epochs from
     # 0.033 x lr, cosine to 0, clip 1.0, label smoothing 0.11, mixup 0.2 / cutmix 1.0,
-    # AutoAugment ImageNet, EMA every 32 iterations with 1 - 2e-5 x 4 x 4096 x 32 / 300
-    # (= 0.96505 per 4 optimizer steps, 0.991145 per step). B/16 takes 32 images per core.
+    # AutoAugment ImageNet, repeated augmentation x3 (--ra-sampler), EMA every 32 iterations
+    # with 1 - 2e-5 x 4 x 4096 x 32 / 300 (= 0.96505 per 4 optimizer steps, 0.991145 per
+    # step). B/16 takes 32 images per core.
     Recipe('torchvision_vit_b16', model_id='b16', micro_batch=256, accumulation_steps=16,
            **_VIT),
     Recipe('torchvision_vit_b32', model_id='b32', micro_batch=512, accumulation_steps=8,
@@ -204,6 +206,8 @@ def _input(r: Recipe) -> dict:
         # Model Garden's `reduced_imagenet`; translation 150/331 of the image (torchvision).
         train['aug_type'] = common.Augmentation(type='autoaug', autoaug=common.AutoAugment(
             augmentation_name=r.autoaugment, translate_const=100)).as_dict()
+    if r.repeated_augment:
+        train['repeated_augment'] = r.repeated_augment
     if r.erasing_prob:
         train['random_erasing'] = {'probability': r.erasing_prob}
     if r.mixup_alpha or r.cutmix_alpha:

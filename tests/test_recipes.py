@@ -194,7 +194,8 @@ def test_torchvision_vit_recipe(recipe, micro, accumulation):
     """GoLU's ViT command: --batch-size 4096 --gradient-accumulation-steps 8 --opt adamw
     --lr 0.003 --wd 0.3 --lr-warmup-epochs 30 --lr-warmup-decay 0.033 --label-smoothing 0.11
     --mixup-alpha 0.2 --cutmix-alpha 1.0 --auto-augment imagenet --clip-grad-norm 1.0
-    --model-ema (every 32 iterations, 0.99998 adjusted by 4 GPUs x 4096 x 32 / 300 epochs)."""
+    --ra-sampler --model-ema (every 32 iterations, 0.99998 adjusted by 4 GPUs x 4096 x 32 /
+    300 epochs)."""
     cfg = load(recipe)
     t = cfg.trainer
     assert (cfg.task.train_data.global_batch_size, t.accumulation_steps) == (micro, accumulation)
@@ -220,6 +221,7 @@ def test_torchvision_vit_recipe(recipe, micro, accumulation):
     assert data.aug_type.autoaug.augmentation_name == 'reduced_imagenet'
     assert (data.mixup_and_cutmix.mixup_alpha, data.mixup_and_cutmix.cutmix_alpha) == (0.2, 1.0)
     assert data.random_erasing is None
+    assert data.repeated_augment == 3                # --ra-sampler, torchvision's ra_reps 3
     assert cfg.task.model.kernel_initializer == ''   # the family default: torchvision's zeros
 
 
