@@ -1,7 +1,8 @@
 """Backbones with pluggable activations; importing this package registers every builder.
 
-Families: `convnext`, `hornet`, `swin`, `act_resnet` (torchvision-layout ResNet) and `posmlp`,
-each registered with Model Garden's `factory.register_backbone_builder`.
+Families: `convnext`, `hornet`, `swin`, `act_resnet` (torchvision-layout ResNet), `posmlp`,
+`act_vit` (torchvision/timm ViT) and `tiny_vit`, each registered with Model Garden's
+`factory.register_backbone_builder`.
 """
 from models import common  # noqa: F401
 from models import convnext  # noqa: F401
@@ -9,3 +10,5 @@ from models import hornet  # noqa: F401
 from models import posmlp  # noqa: F401
 from models import resnet  # noqa: F401
 from models import swin  # noqa: F401
+from models import tiny_vit  # noqa: F401
+from models import vit  # noqa: F401

@@ -37,6 +37,9 @@ TORCH_LINEAR = 'torch_linear'
 FAMILY_DEFAULTS = {
     'convnext': TRUNC_NORMAL, 'hornet': TRUNC_NORMAL, 'swin': TRUNC_NORMAL,
     'posmlp': TRUNC_NORMAL, 'act_resnet': TORCH_LINEAR,
+    # torchvision's ViT zeroes its head (the ImageNet b16/b32 references); the timm ViT-Ti
+    # config sets trunc_normal explicitly.
+    'act_vit': 'zeros', 'tiny_vit': TRUNC_NORMAL,
 }
 STOCK_DEFAULT = 'random_uniform'
 

@@ -6,9 +6,11 @@ turns one into a complete experiment config at its default batch; `official_ext.
 re-derives the schedule for the batch, accumulation and dataset size a run actually uses.
 
 Batches: `micro_batch` x `accumulation_steps` is the authors' effective batch where a TPU
-v3-8 holds it (ConvNeXt/HorNet 4096, Swin 1024, the ResNets 256). Learning rates are quoted
-per `base_batch_size` and scale linearly with the effective batch (the rule each paper states:
-ConvNeXt/HorNet 4e-3 per 4096, Swin 5e-4 per 512, ResNets 0.1 per 256).
+v3-8 holds it (ConvNeXt/HorNet 4096, Swin 1024, the ResNets 256, torchvision's ViTs 4096,
+TinyViT 1024, the CIFAR-10 ViT-Ti 32). Learning rates are quoted per `base_batch_size` and
+scale linearly with the effective batch (the rule each paper states: ConvNeXt/HorNet 4e-3 per
+4096, Swin 5e-4 per 512, ResNets 0.1 per 256; timm's sqrt rule of the ViT-Ti command is
+applied once, at its batch of 32).
 """
 from __future__ import annotations
 
@@ -65,6 +67,10 @@ class Recipe:
     center_crop_fraction: float = 0.875
     head_dropout: float = 0.0
     sync_bn: bool = False
+    autoaugment: Optional[str] = None     # Model Garden AutoAugment policy (torchvision's)
+    repeated_augment: Optional[int] = None   # copies of each image per epoch (RASampler)
+    # Weight-decay exclusion regexes (None: exp.NO_WEIGHT_DECAY, every 1-D weight).
+    no_weight_decay: Optional[Tuple[str, ...]] = None
 
     @property
     def effective_batch(self) -> int:
@@ -79,6 +85,21 @@ _ACON = 'nmaac/acon ACON/ResNet_ACON/train.py, MetaACON/ResNet_MetaACON/train.py
 _TV = ('automl/GoLU tasks/image_classification/train.py + README ResNet command (--sync-bn); '
        'pytorch/vision references/classification/train.py')
 
+_TV_VIT = ('automl/GoLU README ViT-B/32, ViT-B/16 command + tasks/image_classification/train.py '
+           '(torchvision reference script)')
+_TIMM_VIT = 'automl/GoLU README ViT-Ti/16-224 command + tasks/small_poc/train_vit.py (timm 0.9)'
+_TINY_VIT = ('automl/GoLU README Tiny-ViT command + tasks/image_classification/tiny_vit/ '
+             '(config.py, configs/1k/tiny_vit_21m.yaml, main.py, optimizer.py)')
+# Only the trainable activations' parameters are kept out of the decay where the authors decay
+# every parameter (torchvision's ViT recipe: no norm/bias/embedding exclusions).
+ACTIVATION_PARAMETERS = tuple(p for p in exp.NO_WEIGHT_DECAY if p.endswith(exp.REPLICA_SUFFIX))
+_VIT = dict(family='act_vit', source=_TV_VIT, base_learning_rate=3e-3, base_batch_size=4096,
+            epochs=300, warmup_epochs=30, min_learning_rate=0.0,
+            warmup_learning_rate=0.033 * 3e-3, scale_lr_ends=True, weight_decay=0.3,
+            global_clipnorm=1.0, ema_decay=0.991145, label_smoothing=0.11, randaug=None,
+            autoaugment='reduced_imagenet', mixup_alpha=0.2, cutmix_alpha=1.0, erasing_prob=0.0,
+            resize='bilinear', pipeline='model_garden', repeated_augment=3,
+            no_weight_decay=ACTIVATION_PARAMETERS)
 _RESNET = dict(family='act_resnet', model_id=50, micro_batch=256, accumulation_steps=1,
                base_learning_rate=0.1, base_batch_size=256, warmup_epochs=0, optimizer='sgd',
                weight_decay=0.0, min_learning_rate=0.0, ema_decay=None, label_smoothing=0.0,
@@ -118,6 +139,29 @@ RECIPES: Dict[str, Recipe] = {r.name: r for r in (
     # epochs, wd 1e-4 on every parameter, SyncBN across replicas.
     Recipe('torchvision_resnet', source=_TV, epochs=90, schedule='stepwise',
            lr_decay_epochs=(30, 60), l2_all=1e-4, sync_bn=True, **_RESNET),
+    # torchvision's ViT recipe as GoLU ran ViT-B/32 and ViT-B/16: 4096 overall (4 GPUs x 128 x
+    # 8 accumulation), AdamW lr 3e-3, wd 0.3 on every parameter, 30 linear warm-up epochs from
+    # 0.033 x lr, cosine to 0, clip 1.0, label smoothing 0.11, mixup 0.2 / cutmix 1.0,
+    # AutoAugment ImageNet, repeated augmentation x3 (--ra-sampler), EMA every 32 iterations
+    # with 1 - 2e-5 x 4 x 4096 x 32 / 300 (= 0.96505 per 4 optimizer steps, 0.991145 per
+    # step). B/16 takes 32 images per core.
+    Recipe('torchvision_vit_b16', model_id='b16', micro_batch=256, accumulation_steps=16,
+           **_VIT),
+    Recipe('torchvision_vit_b32', model_id='b32', micro_batch=512, accumulation_steps=8,
+           **_VIT),
+    # timm's ViT-Ti/16-224 on CIFAR-10 (GoLU's train_vit.py): one process, batch 32, AdamW with
+    # timm's sqrt rule lr = 5e-4 x sqrt(32 / 256); warm-up 20 epochs from 5e-7, cosine to
+    # 5e-6, wd 0.05 (not on 1-D weights, position embedding, class token), clip 5.0,
+    # RandAugment rand-m9-mstd0.5-inc1, erasing 0.25, mixup 0.8 / cutmix 1.0, no EMA.
+    Recipe('timm_vit_cifar10', 'act_vit', 'ti16', _TIMM_VIT, 32, 1, 5e-4 * (32 / 256) ** 0.5,
+           32, min_learning_rate=5e-6, warmup_learning_rate=5e-7, global_clipnorm=5.0,
+           ema_decay=None, center_crop_fraction=0.9,
+           no_weight_decay=tuple(exp.NO_WEIGHT_DECAY) + ('class_token',)),
+    # TinyViT-21M as GoLU ran it (Swin's code base and defaults): 4 GPUs x 256 = 1024, BASE_LR
+    # 5e-4, WARMUP_LR 5e-7, MIN_LR 5e-6 per 512 scaled linearly, 20 of 300 epochs warm-up,
+    # AdamW wd 0.05 (not on 1-D weights, biases, attention biases), clip 5.0, no EMA.
+    Recipe('tiny_vit', 'tiny_vit', '21m', _TINY_VIT, 512, 2, 5e-4, 512, min_learning_rate=5e-6,
+           warmup_learning_rate=5e-7, scale_lr_ends=True, global_clipnorm=5.0, ema_decay=None),
 )}
 
 # The recipe a backbone family trains with when `trainer.recipe` is empty: (family, model_id).
@@ -126,6 +170,8 @@ FAMILY_RECIPES: Dict[Tuple[str, object], str] = {
     ('hornet', 'small'): 'hornet_small', ('swin', None): 'swin',
     ('posmlp', None): 'posmlp_tiny', ('posmlp', 'small'): 'posmlp_small',
     ('act_resnet', None): 'torchvision_resnet',
+    ('act_vit', None): 'torchvision_vit_b16', ('act_vit', 'b32'): 'torchvision_vit_b32',
+    ('act_vit', 'ti16'): 'timm_vit_cifar10', ('tiny_vit', None): 'tiny_vit',
 }
 
 
@@ -155,6 +201,13 @@ def _input(r: Recipe) -> dict:
         train['aug_type'] = common.Augmentation(type='randaug', randaug=common.RandAugment(
             num_layers=layers, magnitude=magnitude, magnitude_std=mstd, prob_to_apply=0.5,
             translate_const=100, exclude_ops=['Cutout'])).as_dict()
+    if r.autoaugment:
+        # torchvision's `--auto-augment imagenet` is the AutoAugment paper's ImageNet policy,
+        # Model Garden's `reduced_imagenet`; translation 150/331 of the image (torchvision).
+        train['aug_type'] = common.Augmentation(type='autoaug', autoaug=common.AutoAugment(
+            augmentation_name=r.autoaugment, translate_const=100)).as_dict()
+    if r.repeated_augment:
+        train['repeated_augment'] = r.repeated_augment
     if r.erasing_prob:
         train['random_erasing'] = {'probability': r.erasing_prob}
     if r.mixup_alpha or r.cutmix_alpha:
@@ -175,7 +228,8 @@ def _optimizer(r: Recipe) -> dict:
         return {'type': 'sgd', 'sgd': {'momentum': 0.9, 'nesterov': False}}
     return {'type': 'adamw', 'adamw': {
         'weight_decay_rate': r.weight_decay,
-        'exclude_from_weight_decay': list(exp.NO_WEIGHT_DECAY),
+        'exclude_from_weight_decay': list(exp.NO_WEIGHT_DECAY if r.no_weight_decay is None
+                                          else r.no_weight_decay),
         'beta_1': 0.9, 'beta_2': 0.999, 'epsilon': r.epsilon,
         'gradient_clip_norm': 0.0,   # Model Garden's per-replica clip (trap): off
         'global_clipnorm': r.global_clipnorm}}

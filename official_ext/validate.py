@@ -272,11 +272,13 @@ def _stage_depths(family_cfg: Any) -> Tuple[Optional[str], Optional[List[int]], 
     Unknown families or model_ids give (.., None, ..): the builder reports those itself.
     """
     from models import convnext, hornet, posmlp, resnet, swin  # pylint: disable=g-import-not-at-top
+    from models import tiny_vit  # pylint: disable=g-import-not-at-top
     tables = ((backbones.ConvNeXt, 'convnext', convnext.MODEL_TABLE),
               (backbones.HorNet, 'hornet', hornet.MODEL_TABLE),
               (backbones.Swin, 'swin', swin.MODEL_TABLE),
               (backbones.ActResNet, 'act_resnet', resnet.MODEL_TABLE),
-              (backbones.PosMLP, 'posmlp', posmlp.MODEL_TABLE))
+              (backbones.PosMLP, 'posmlp', posmlp.MODEL_TABLE),
+              (backbones.TinyViT, 'tiny_vit', tiny_vit.MODEL_TABLE))
     for cls, family, table in tables:
         if not isinstance(family_cfg, cls):
             continue

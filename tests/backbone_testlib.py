@@ -18,7 +18,7 @@ from official.core import task_factory
 
 import official_ext.registry_imports  # noqa: F401  (registers builders and the experiment)
 
-FAMILIES = ('convnext', 'hornet', 'swin', 'act_resnet', 'posmlp')
+FAMILIES = ('convnext', 'hornet', 'swin', 'act_resnet', 'posmlp', 'tiny_vit')
 TINY_INPUT = 32
 TINY_CLASSES = 5
 
@@ -32,6 +32,11 @@ TINY = {
     'act_resnet': {'model_id': 18, 'dims': [4, 8], 'depths': [1, 1]},
     'posmlp': {'dims': [8, 16], 'depths': [1, 1], 'window_sizes': [4, 2], 'groups': [2, 2],
                'mlp_ratios': [4.0, 2.0]},
+    # A window of 2 on the 4x4 second stage: four windows.
+    'tiny_vit': {'dims': [8, 16], 'depths': [1, 1], 'num_heads': [1, 2], 'window_sizes': [1, 2]},
+    # One stage (a ViT has no stages): a TPGU spec needs one order, not the two-stage [2, 3].
+    'act_vit': {'model_id': 'custom', 'patch_size': 8, 'hidden_size': 16, 'depth': 2,
+                'num_heads': 2, 'mlp_dim': 32},
 }
 # Four-stage tiny variants for the output-shape tests (strides 4, 8, 16, 32).
 TINY4 = {
@@ -42,6 +47,8 @@ TINY4 = {
     'act_resnet': {'model_id': 50, 'dims': [4, 8, 8, 8], 'depths': [1, 1, 1, 1]},
     'posmlp': {'dims': [8, 16, 32, 64], 'depths': [1, 1, 1, 1], 'window_sizes': [4, 2, 2, 1],
                'groups': [2, 2, 4, 4]},
+    'tiny_vit': {'dims': [8, 16, 24, 32], 'depths': [1, 1, 1, 1], 'num_heads': [1, 2, 3, 4],
+                 'window_sizes': [1, 2, 2, 1]},
 }
 
 

@@ -25,6 +25,9 @@ def test_model_zoo_is_complete():
              for a in ('relu', 'swish', 'acon_c', 'meta_acon')}
     want |= {f'golu/resnet{d}_{a}' for d in (18, 34, 50)
              for a in ('relu', 'gelu', 'swish', 'mish', 'golu')}
+    golu = ('relu', 'gelu', 'swish', 'mish', 'golu')
+    want |= {f'golu/vit_{m}_{a}' for m in ('b32', 'b16', 'ti16_cifar10') for a in golu}
+    want |= {f'golu/tiny_vit_21m_{a}' for a in golu}
     want |= {f'trainable/convnext_tiny_{a}' for a in (
         'coslu', 'delu', 'lincomb', 'normlincomb', 'relun', 'scaledsoftsign', 'shilu')}
     missing = want - names
@@ -60,12 +63,20 @@ def test_loads_and_validates(path):
         # PosMLP 8 GPUs x 128 / x 60, seed 004's 256 x 8, ResNets 8 x 32).
         want = {'convnext': 4096, 'hornet': 4096, 'hornet_small': 4096, 'swin': 1024, 'posmlp_tiny': 1024,
                 'posmlp_small': 480, 'posmlp_seed004': 2048, 'acon_resnet': 256,
-                'torchvision_resnet': 256}
+                'torchvision_resnet': 256, 'torchvision_vit_b16': 4096,
+                'torchvision_vit_b32': 4096, 'timm_vit_cifar10': 32, 'tiny_vit': 1024}
         assert effective == want[cfg.trainer.recipe]
         folder = os.path.basename(os.path.dirname(path))
         expected_recipe = {'acon': 'acon_resnet', 'golu': 'torchvision_resnet'}.get(folder)
         if path.endswith('_seed004.yaml'):
             expected_recipe = 'posmlp_seed004'
+        # GoLU's ViTs: torchvision's recipe (B/16, B/32) and timm's CIFAR-10 one (Ti/16).
+        for prefix, vit_recipe in (('vit_b16_', 'torchvision_vit_b16'),
+                                   ('vit_b32_', 'torchvision_vit_b32'),
+                                   ('vit_ti16_cifar10_', 'timm_vit_cifar10'),
+                                   ('tiny_vit_21m_', 'tiny_vit')):
+            if os.path.basename(path).startswith(prefix):
+                expected_recipe = vit_recipe
         if expected_recipe:
             assert cfg.trainer.recipe == expected_recipe
         elif family != 'posmlp':
@@ -81,4 +92,7 @@ def test_reference_numbers_match_the_seeds():
     assert ref('tpgu/swin_small_tpgu_3_3_3_3.yaml').startswith('82.2%')
     assert ref('acon/resnet152_meta_acon.yaml').startswith('79.5%')   # error 20.5
     assert ref('golu/resnet34_golu.yaml').startswith('73.71')
+    assert ref('golu/vit_b32_swish.yaml').startswith('72.31 +/- 2.15')
+    assert ref('golu/vit_b16_golu.yaml').startswith('80.72 +/- 0.04')
+    assert ref('golu/tiny_vit_21m_mish.yaml').startswith('83.01 +/- 0.02')
     assert ref('posmlp/posmlp_small.yaml').startswith('83.0%')

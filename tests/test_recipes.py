@@ -32,12 +32,19 @@ YAMLS = {
     'posmlp_tiny': 'posmlp/posmlp_tiny.yaml', 'posmlp_small': 'posmlp/posmlp_small.yaml',
     'posmlp_seed004': 'posmlp/posmlp_tiny_seed004.yaml',
     'acon_resnet': 'acon/resnet50_meta_acon.yaml', 'torchvision_resnet': 'golu/resnet18_golu.yaml',
+    'torchvision_vit_b16': 'golu/vit_b16_golu.yaml',
+    'torchvision_vit_b32': 'golu/vit_b32_gelu.yaml',
+    'timm_vit_cifar10': 'golu/vit_ti16_cifar10_golu.yaml',
+    'tiny_vit': 'golu/tiny_vit_21m_golu.yaml',
 }
 OWN_EXPERIMENT = {'convnext': 'convnext_imagenet', 'hornet': 'hornet_imagenet',
                   'hornet_small': 'hornet_imagenet', 'swin': 'swin_imagenet',
                   'posmlp_tiny': 'posmlp_imagenet', 'posmlp_small': 'posmlp_imagenet',
                   'posmlp_seed004': 'posmlp_imagenet', 'acon_resnet': 'act_resnet_imagenet',
-                  'torchvision_resnet': 'act_resnet_imagenet'}
+                  'torchvision_resnet': 'act_resnet_imagenet',
+                  'torchvision_vit_b16': 'act_vit_imagenet',
+                  'torchvision_vit_b32': 'act_vit_imagenet', 'timm_vit_cifar10': 'act_vit_imagenet',
+                  'tiny_vit': 'tiny_vit_imagenet'}
 
 
 def load(recipe, override=None, experiment=None):
@@ -179,6 +186,98 @@ def test_torchvision_resnet_recipe():
     forced = load('torchvision_resnet', 'runtime.distribution_strategy=multi_worker_mirrored,'
                                         'task.model.norm_activation.use_sync_bn=true')
     assert forced.task.model.norm_activation.use_sync_bn
+
+
+@pytest.mark.parametrize('recipe,micro,accumulation', [('torchvision_vit_b16', 256, 16),
+                                                      ('torchvision_vit_b32', 512, 8)])
+def test_torchvision_vit_recipe(recipe, micro, accumulation):
+    """GoLU's ViT command: --batch-size 4096 --gradient-accumulation-steps 8 --opt adamw
+    --lr 0.003 --wd 0.3 --lr-warmup-epochs 30 --lr-warmup-decay 0.033 --label-smoothing 0.11
+    --mixup-alpha 0.2 --cutmix-alpha 1.0 --auto-augment imagenet --clip-grad-norm 1.0
+    --ra-sampler --model-ema (every 32 iterations, 0.99998 adjusted by 4 GPUs x 4096 x 32 /
+    300 epochs)."""
+    cfg = load(recipe)
+    t = cfg.trainer
+    assert (cfg.task.train_data.global_batch_size, t.accumulation_steps) == (micro, accumulation)
+    assert effective(cfg) == 4096 and t.train_steps == 300 * 312
+    adamw = t.optimizer_config.optimizer.adamw
+    assert adamw.weight_decay_rate == 0.3 and adamw.global_clipnorm == 1.0
+    assert (adamw.beta_1, adamw.beta_2, adamw.epsilon) == (0.9, 0.999, 1e-8)
+    # torchvision's recipe decays every parameter (norms, biases, embeddings): only the
+    # trainable activations' parameters are excluded.
+    assert not any(p in adamw.exclude_from_weight_decay
+                   for p in ('bias', 'norm', 'position', 'gamma', 'beta'))
+    cos = lr_of(cfg).cosine
+    assert cos.initial_learning_rate == pytest.approx(3e-3) and cos.alpha == 0.0
+    assert warmup_of(cfg) == (30 * 312, pytest.approx(0.033 * 3e-3))
+    assert cos.offset == 30 * 312 and cos.decay_steps == 270 * 312
+    per_four_updates = 1 - 2e-5 * 4 * 4096 * 32 / 300
+    assert t.optimizer_config.ema.average_decay == pytest.approx(per_four_updates ** 0.25,
+                                                                 abs=1e-6)
+    assert cfg.task.losses.label_smoothing == 0.11
+    data = cfg.task.train_data
+    assert data.pipeline == 'model_garden' and data.tf_resize_method == 'bilinear'
+    assert data.aug_type.type == 'autoaug'
+    assert data.aug_type.autoaug.augmentation_name == 'reduced_imagenet'
+    assert (data.mixup_and_cutmix.mixup_alpha, data.mixup_and_cutmix.cutmix_alpha) == (0.2, 1.0)
+    assert data.random_erasing is None
+    assert data.repeated_augment == 3                # --ra-sampler, torchvision's ra_reps 3
+    assert cfg.task.model.kernel_initializer == ''   # the family default: torchvision's zeros
+
+
+def test_timm_vit_cifar10_recipe():
+    """GoLU's ViT-Ti/16-224 command: --batch-size 32 (one process) --lr-base 5e-4 (timm: sqrt
+    rule for AdamW, base 256) --warmup-epochs 20 --warmup-lr 5e-7 --min-lr 5e-6
+    --weight-decay 0.05 --clip-grad 5 --drop-path 0.1 --aa rand-m9-mstd0.5-inc1 --reprob 0.25
+    --mixup 0.8 --cutmix 1.0 --epochs 300, no EMA; CIFAR-10: 50,000 / 10,000 images."""
+    cfg = load('timm_vit_cifar10')
+    t = cfg.trainer
+    assert effective(cfg) == 32 and t.train_steps == 300 * 1562
+    cos = lr_of(cfg).cosine
+    assert cos.initial_learning_rate == pytest.approx(5e-4 * (32 / 256) ** 0.5)
+    assert cos.initial_learning_rate * cos.alpha == pytest.approx(5e-6)
+    assert warmup_of(cfg) == (20 * 1562, pytest.approx(5e-7))
+    adamw = t.optimizer_config.optimizer.adamw
+    assert adamw.weight_decay_rate == 0.05 and adamw.global_clipnorm == 5.0
+    assert {'bias', 'norm', 'position', 'class_token'} <= set(adamw.exclude_from_weight_decay)
+    assert t.optimizer_config.ema is None
+    assert t.validation_steps == 10
+    data = cfg.task.train_data
+    assert (data.tfds_name, data.tfds_split, data.num_examples) == ('cifar10', 'train', 50000)
+    val = cfg.task.validation_data
+    assert (val.tfds_name, val.tfds_split, val.num_examples) == ('cifar10', 'test', 10000)
+    assert data.pipeline == 'timm' and data.aug_type.randaug.magnitude == 9
+    assert data.random_erasing.probability == 0.25
+    assert (data.mixup_and_cutmix.mixup_alpha, data.mixup_and_cutmix.cutmix_alpha) == (0.8, 1.0)
+    assert val.center_crop_fraction == 0.9
+    model = cfg.task.model
+    assert model.num_classes == 1000 and model.input_size == [224, 224, 3]
+    assert model.backbone.act_vit.drop_path_rate == 0.1
+    assert model.kernel_initializer == 'trunc_normal'
+
+
+def test_tiny_vit_recipe():
+    """GoLU's Tiny-ViT command (--batch-size 256 per GPU, 4 GPUs) with TinyViT's config.py:
+    BASE_LR 5e-4, WARMUP_LR 5e-7, MIN_LR 5e-6 per 512 (x 1024 / 512 in main.py), 300 epochs, 20
+    warm-up, AdamW wd 0.05, clip 5.0, rand-m9-mstd0.5-inc1, reprob 0.25, mixup 0.8 / cutmix 1.0,
+    smoothing 0.1, drop path 0.2 (tiny_vit_21m.yaml), no EMA; eval resize 256 / crop 224."""
+    cfg = load('tiny_vit')
+    t = cfg.trainer
+    assert effective(cfg) == 1024 and t.train_steps == 300 * 1251
+    cos = lr_of(cfg).cosine
+    assert cos.initial_learning_rate == pytest.approx(1e-3)
+    assert cos.initial_learning_rate * cos.alpha == pytest.approx(1e-5)
+    assert warmup_of(cfg) == (20 * 1251, pytest.approx(1e-6))
+    adamw = t.optimizer_config.optimizer.adamw
+    assert adamw.weight_decay_rate == 0.05 and adamw.global_clipnorm == 5.0
+    assert t.optimizer_config.ema is None
+    data = cfg.task.train_data
+    assert data.pipeline == 'timm' and data.aug_type.randaug.magnitude == 9
+    assert data.random_erasing.probability == 0.25
+    assert (data.mixup_and_cutmix.mixup_alpha, data.mixup_and_cutmix.cutmix_alpha) == (0.8, 1.0)
+    assert cfg.task.losses.label_smoothing == 0.1
+    assert cfg.task.validation_data.center_crop_fraction == 0.875
+    assert cfg.task.model.backbone.tiny_vit.model_id == '21m'
 
 
 # ------------------------------------------------------------------ recipe follows backbone

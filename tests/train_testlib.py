@@ -19,6 +19,10 @@ REDUCED: Dict[str, dict] = {
     'swin': {'dims': [24, 48, 96, 192], 'depths': [1, 1, 1, 1], 'window_size': 2},
     'act_resnet': {'dims': [8, 16, 32, 64], 'depths': [1, 1, 1, 1], 'stem_width': 8},
     'posmlp': {'dims': [16, 32, 64, 128], 'depths': [1, 1, 1, 1], 'window_sizes': [4, 4, 4, 2]},
+    'act_vit': {'model_id': 'custom', 'patch_size': 8, 'hidden_size': 16, 'depth': 2,
+                'num_heads': 2, 'mlp_dim': 32},
+    'tiny_vit': {'dims': [8, 16, 24, 32], 'depths': [1, 1, 1, 1], 'num_heads': [1, 2, 3, 4],
+                 'window_sizes': [1, 2, 2, 1]},
 }
 REDUCED_INPUT = {'swin': 64, 'posmlp': 64}
 

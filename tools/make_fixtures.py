@@ -2,16 +2,18 @@
 
     python -m venv /tmp/ref && /tmp/ref/bin/pip install timm==0.9.16 safetensors einops
     git clone https://github.com/raoyongming/HorNet /tmp/authors/HorNet   # likewise
-    git clone https://github.com/Zhicaiwww/PosMLP /tmp/authors/PosMLP     # nmaac/acon
+    git clone https://github.com/Zhicaiwww/PosMLP /tmp/authors/PosMLP     # nmaac/acon, automl/GoLU
     /tmp/ref/bin/python tools/make_fixtures.py --hornet_dir=/tmp/authors/HorNet \
-        --posmlp_dir=/tmp/authors/PosMLP --acon_dir=/tmp/authors/acon --out=tests/fixtures
+        --posmlp_dir=/tmp/authors/PosMLP --acon_dir=/tmp/authors/acon \
+        --golu_dir=/tmp/authors/GoLU --out=tests/fixtures
 
 For each reference network (timm ConvNeXt and Swin, torchvision ResNet with basic and bottleneck
 blocks, the ACON authors' ResNet-ACON-C and ResNet-Meta-ACON, the HorNet and PosMLP authors'
-models) it builds a tiny variant from the reference's own classes (a few channels, one or two
-blocks per stage), sets EVERY parameter and BatchNorm statistic to random values (layer scales
-and positional parameters included, so that nothing is at an init value that would hide a
-mapping mistake), and writes `<name>.safetensors` (the state dict, float32),
+models, torchvision's and timm's ViT, GoLU's and timm's TinyViT) it builds a tiny variant from the
+reference's own classes (a few channels, one or two blocks per stage), sets EVERY parameter and
+BatchNorm statistic to random values (layer scales and positional parameters included, so that
+nothing is at an init value that would hide a mapping mistake), and writes `<name>.safetensors`
+(the state dict, float32),
 `<name>.npz` (`images` [B, 3, H, W] and the reference `logits`, eval mode, float32) and
 `<name>.json` (our experiment and the `--params_override` that builds the same network).
 
@@ -97,6 +99,8 @@ def _resnet_override(depths, block: str, divisor: int = 16, **extra) -> dict:
 def builders(args) -> Dict[str, Tuple[Callable[[], torch.nn.Module], str, dict]]:
     """name → (builder, our experiment, our backbone settings)."""
     import timm  # pylint: disable=g-import-not-at-top
+    import timm.models.tiny_vit  # pylint: disable=g-import-not-at-top
+    import timm.models.vision_transformer  # pylint: disable=g-import-not-at-top
     import torchvision  # pylint: disable=g-import-not-at-top
     from timm.models import convnext, swin_transformer  # pylint: disable=g-import-not-at-top
     tv = torchvision.models.resnet
@@ -117,7 +121,33 @@ def builders(args) -> Dict[str, Tuple[Callable[[], torch.nn.Module], str, dict]]
                               'act_resnet_imagenet',
                               _resnet_override([2, 1, 1, 1], 'bottleneck')),
     }
-    del timm
+    vit = {'patch_size': 8, 'hidden_size': 16, 'depth': 2, 'num_heads': 2, 'mlp_dim': 32}
+    out['vit_torchvision'] = (
+        lambda: torchvision.models.vision_transformer.VisionTransformer(
+            image_size=IMAGE, patch_size=8, num_layers=2, num_heads=2, hidden_dim=16,
+            mlp_dim=32, num_classes=CLASSES),
+        'act_vit_imagenet', {'act_vit': {'model_id': 'custom', **vit}})
+    out['vit_timm'] = (
+        lambda: timm.models.vision_transformer.VisionTransformer(
+            img_size=IMAGE, patch_size=8, embed_dim=16, depth=2, num_heads=2, mlp_ratio=2.0,
+            num_classes=CLASSES),
+        'act_vit_imagenet', {'act_vit': {'model_id': 'custom', 'weight_init': 'timm', **vit}})
+    tiny = {'dims': [8, 16, 24, 32], 'depths': [1, 2, 1, 1], 'num_heads': [1, 2, 3, 4],
+            'window_sizes': [1, 3, 2, 1]}   # 3 on a 4x4 map: the zero-padded windows
+    out['tiny_vit_timm'] = (
+        lambda: timm.models.tiny_vit.TinyVit(
+            num_classes=CLASSES, embed_dims=tiny['dims'], depths=tiny['depths'],
+            num_heads=tiny['num_heads'], window_sizes=tiny['window_sizes'], drop_path_rate=0.0),
+        'tiny_vit_imagenet', {'tiny_vit': {'model_id': 'custom', **tiny}})
+    if args.golu_dir:
+        tv = _module_from(os.path.join(args.golu_dir,
+                                       'tasks/image_classification/tiny_vit/models/tiny_vit.py'),
+                          'ref_golu_tiny_vit')
+        out['tiny_vit'] = (
+            lambda: tv.TinyViT(img_size=IMAGE, num_classes=CLASSES, embed_dims=tiny['dims'],
+                               depths=tiny['depths'], num_heads=tiny['num_heads'],
+                               window_sizes=tiny['window_sizes'], drop_path_rate=0.0),
+            'tiny_vit_imagenet', {'tiny_vit': {'model_id': 'custom', **tiny}})
     if args.acon_dir:
         sys.path.insert(0, args.acon_dir)  # their modules import `acon` from the repo root
         ra = _module_from(os.path.join(args.acon_dir, 'ACON/ResNet_ACON/resnet_acon.py'),
@@ -177,6 +207,7 @@ def main() -> None:
     parser.add_argument('--hornet_dir')
     parser.add_argument('--posmlp_dir')
     parser.add_argument('--acon_dir')
+    parser.add_argument('--golu_dir', help='automl/GoLU checkout (TinyViT)')
     parser.add_argument('--only', nargs='*')
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
@@ -187,6 +218,7 @@ def main() -> None:
         torch.manual_seed(i)
         model = build().eval()
         randomize(model, seed=100 + i)
+        model.eval()  # again: TinyViT caches its attention biases when switched to eval
         images = torch.randn(BATCH, 3, IMAGE, IMAGE, generator=torch.Generator().manual_seed(i))
         logits = model(images)
         state = {k: v.detach().float().contiguous() if v.is_floating_point() else v.contiguous()

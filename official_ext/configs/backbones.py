@@ -1,7 +1,8 @@
 """Backbone configs: Model Garden's `Backbone` one-of extended with this project's families.
 
 Model Garden's one-of cannot be extended in place, so (as `projects/maxvit` does) a subclass adds
-one field per new type: `convnext`, `hornet`, `swin`, `act_resnet`, `posmlp`. Each family config
+one field per new type: `convnext`, `hornet`, `swin`, `act_resnet`, `posmlp`, `act_vit`,
+`tiny_vit`. Each family config
 has `model_id`, optional explicit `dims`/`depths` (they replace the model_id's, so a tiny test
 network is a config, not a code path), `drop_path_rate` (None = the paper's rate for the
 model_id, 0 for custom sizes) and `activation`, an `activations.Activation` one-of whose default
@@ -27,6 +28,7 @@ DEFAULT_DROP_PATH = {
     'hornet': {'tiny': 0.2, 'small': 0.4},
     'swin': {'tiny': 0.2, 'small': 0.3},
     'posmlp': {'tiny': 0.1, 'small': 0.1},
+    'tiny_vit': {'21m': 0.2},
 }
 
 
@@ -133,6 +135,52 @@ class PosMLP(hyperparams.Config):
 
 
 @dataclasses.dataclass
+class ActViT(hyperparams.Config):
+    """ViT with a class token: model_id b16 | b32 (torchvision) | ti16 (timm); see models/vit.py.
+
+    Attributes:
+      patch_size / hidden_size / depth / num_heads / mlp_dim: 0 = the model_id's value.
+      weight_init: '' (the model_id's reference) | torchvision | timm.
+      dropout_rate / attention_dropout_rate: dropout after the attention/MLP halves and on the
+        attention weights (0 in both references).
+    """
+    model_id: str = 'b16'
+    patch_size: int = 0
+    hidden_size: int = 0
+    depth: int = 0
+    num_heads: int = 0
+    mlp_dim: int = 0
+    weight_init: str = ''
+    dropout_rate: float = 0.0
+    attention_dropout_rate: float = 0.0
+    drop_path_rate: Optional[float] = None
+    activation: Activation = dataclasses.field(default_factory=_gelu)
+
+
+@dataclasses.dataclass
+class TinyViT(hyperparams.Config):
+    """TinyViT as GoLU trained it: model_id 21m (tiny_vit_21m.yaml); see models/tiny_vit.py.
+
+    Attributes:
+      num_heads / window_sizes: per stage (the first, convolutional stage ignores both).
+      mbconv_expand_ratio: MBConv hidden width / input width (stage 1).
+      local_conv_size: the depthwise conv between attention and MLP.
+      dropout_rate: dropout inside the MLPs (the reference's DROP_RATE, 0).
+    """
+    model_id: str = '21m'
+    dims: List[int] = dataclasses.field(default_factory=list)
+    depths: List[int] = dataclasses.field(default_factory=list)
+    drop_path_rate: Optional[float] = None
+    num_heads: List[int] = dataclasses.field(default_factory=lambda: [3, 6, 12, 18])
+    window_sizes: List[int] = dataclasses.field(default_factory=lambda: [7, 7, 14, 7])
+    mlp_ratio: float = 4.0
+    mbconv_expand_ratio: float = 4.0
+    local_conv_size: int = 3
+    dropout_rate: float = 0.0
+    activation: Activation = dataclasses.field(default_factory=_gelu)
+
+
+@dataclasses.dataclass
 class Backbone(mg_backbones.Backbone):
     """Model Garden's backbone one-of plus convnext, hornet, swin, act_resnet and posmlp."""
     convnext: ConvNeXt = dataclasses.field(default_factory=ConvNeXt)
@@ -140,3 +188,5 @@ class Backbone(mg_backbones.Backbone):
     swin: Swin = dataclasses.field(default_factory=Swin)
     act_resnet: ActResNet = dataclasses.field(default_factory=ActResNet)
     posmlp: PosMLP = dataclasses.field(default_factory=PosMLP)
+    act_vit: ActViT = dataclasses.field(default_factory=ActViT)
+    tiny_vit: TinyViT = dataclasses.field(default_factory=TinyViT)

@@ -105,7 +105,7 @@ def match(model: tf_keras.Model, family: str, state: Dict[str, np.ndarray],
     if family not in rules_lib.RULES:
         raise MappingError(f'no import rules for backbone type {family!r}; known: '
                            f'{sorted(rules_lib.RULES)} (add them in tools/porting/rules.py).')
-    rules = rules_lib.RULES[family]
+    rules = rules_lib.rules_for(family, state)
     report = Report(conventions=checks.run(state))
     used, assignments = set(), []
     for name, var in named_variables(model).items():

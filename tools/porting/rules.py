@@ -13,7 +13,10 @@ Sources (key names are facts about their state dicts; no code is taken from them
 - `act_resnet`: torchvision `resnet*`, and nmaac/acon's ResNet-ACON / ResNet-Meta-ACON
   (`acon`, the activation after each bottleneck's 3×3, is their name for that site);
 - `hornet`: raoyongming/HorNet `hornet.py` (7×7 gnConv);
-- `posmlp`: Zhicaiwww/PosMLP `models/posmlp.py` (GQPE = `QuaMap`, LRPE = `LearnedPosMap`).
+- `posmlp`: Zhicaiwww/PosMLP `models/posmlp.py` (GQPE = `QuaMap`, LRPE = `LearnedPosMap`);
+- `act_vit`: torchvision `vit_b_16`/`vit_b_32` and timm `vit_*_patch*_224` (two layouts);
+- `tiny_vit`: automl/GoLU `tasks/image_classification/tiny_vit/models/tiny_vit.py` (Microsoft's
+  TinyViT code, the one GoLU trained) and timm's `tiny_vit_*` (the same network, other names).
 """
 from __future__ import annotations
 
@@ -131,15 +134,105 @@ POSMLP = (
             _PB + '.gate_unit.pos.window_relative_position_bias_table')]
     + _ln('head_norm', 'norm') + _head('head'))
 
+_VB = r'block(?P<i>\d+)'
+_TVB = 'encoder.layers.encoder_layer_{i}'
+VIT_TORCHVISION = (
+    _layer('patch_embed', 'conv_proj', t.conv)
+    + [Rule('embed/class_token', 'class_token'),
+       Rule('embed/position_embedding', 'encoder.pos_embedding')]
+    + _ln(f'{_VB}/norm1', _TVB + '.ln_1')
+    + [Rule(f'{_VB}/attn/qkv/kernel', _TVB + '.self_attention.in_proj_weight', t.linear),
+       Rule(f'{_VB}/attn/qkv/bias', _TVB + '.self_attention.in_proj_bias')]
+    + _layer(f'{_VB}/attn/proj', _TVB + '.self_attention.out_proj', t.linear)
+    + _ln(f'{_VB}/norm2', _TVB + '.ln_2')
+    + _layer(f'{_VB}/fc1', _TVB + '.mlp.0', t.linear)
+    + _layer(f'{_VB}/fc2', _TVB + '.mlp.3', t.linear)
+    + _ln('head_norm', 'encoder.ln') + _head('heads.head'))
+
+VIT_TIMM = (
+    _layer('patch_embed', 'patch_embed.proj', t.conv)
+    + [Rule('embed/class_token', 'cls_token'), Rule('embed/position_embedding', 'pos_embed')]
+    + _ln(f'{_VB}/norm1', 'blocks.{i}.norm1')
+    + _layer(f'{_VB}/attn/qkv', 'blocks.{i}.attn.qkv', t.linear)
+    + _layer(f'{_VB}/attn/proj', 'blocks.{i}.attn.proj', t.linear)
+    + _ln(f'{_VB}/norm2', 'blocks.{i}.norm2')
+    + _layer(f'{_VB}/fc1', 'blocks.{i}.mlp.fc1', t.linear)
+    + _layer(f'{_VB}/fc2', 'blocks.{i}.mlp.fc2', t.linear)
+    + _ln('head_norm', 'norm') + _head('head'))
+
+def _conv_bn(ours: str, theirs: str) -> List[Rule]:
+    """TinyViT's Conv2d_BN (`c`, `bn`) as our `<name>_conv` + `<name>_bn`; the regex group
+    `k` picks the depthwise conv (k = 2) or a full one."""
+    return ([Rule(f'{ours}_conv/kernel', theirs + '.c.weight', t.conv),
+             Rule(f'{ours}_conv/depthwise_kernel', theirs + '.c.weight', t.depthwise)]
+            + _bn(f'{ours}_bn', theirs + '.bn'))
+
+
+_TVB_ = 'layers.{s_1}.blocks.{b}'
+TINY_VIT = (
+    _conv_bn('stem1', 'patch_embed.seq.0') + _conv_bn('stem2', 'patch_embed.seq.2')
+    + _conv_bn(f'stage1_block{B}_conv(?P<k>[123])', 'layers.0.blocks.{b}.conv{k}')
+    + _conv_bn(f'merge{D}_conv(?P<k>[123])', 'layers.{d_1}.downsample.conv{k}')
+    + [Rule(f'{BLOCK}/attn/attention_biases', _TVB_ + '.attn.attention_biases')]
+    + _ln(f'{BLOCK}/attn/norm', _TVB_ + '.attn.norm')
+    + _layer(f'{BLOCK}/attn/qkv', _TVB_ + '.attn.qkv', t.linear)
+    + _layer(f'{BLOCK}/attn/proj', _TVB_ + '.attn.proj', t.linear)
+    + [Rule(f'{BLOCK}/local_conv/depthwise_kernel', _TVB_ + '.local_conv.c.weight',
+            t.depthwise)]
+    + _bn(f'{BLOCK}/local_bn', _TVB_ + '.local_conv.bn')
+    + _ln(f'{BLOCK}/mlp_norm', _TVB_ + '.mlp.norm')
+    + _layer(f'{BLOCK}/fc1', _TVB_ + '.mlp.fc1', t.linear)
+    + _layer(f'{BLOCK}/fc2', _TVB_ + '.mlp.fc2', t.linear)
+    + _ln('head_norm', 'norm_head') + _head('head'))
+
+
+def _timm_conv_bn(ours: str, theirs: str) -> List[Rule]:
+    """timm's ConvNorm (`conv`, `bn`) as our `<name>_conv` + `<name>_bn`."""
+    return ([Rule(f'{ours}_conv/kernel', theirs + '.conv.weight', t.conv),
+             Rule(f'{ours}_conv/depthwise_kernel', theirs + '.conv.weight', t.depthwise)]
+            + _bn(f'{ours}_bn', theirs + '.bn'))
+
+
+_TMB = 'stages.{s_1}.blocks.{b}'
+TINY_VIT_TIMM = (   # timm's tiny_vit_*: merging at the start of the next stage, NormMlp head
+    _timm_conv_bn('stem1', 'patch_embed.conv1') + _timm_conv_bn('stem2', 'patch_embed.conv2')
+    + _timm_conv_bn(f'stage1_block{B}_conv(?P<k>[123])', 'stages.0.blocks.{b}.conv{k}')
+    + _timm_conv_bn(f'merge{D}_conv(?P<k>[123])', 'stages.{d}.downsample.conv{k}')
+    + [Rule(f'{BLOCK}/attn/attention_biases', _TMB + '.attn.attention_biases')]
+    + _ln(f'{BLOCK}/attn/norm', _TMB + '.attn.norm')
+    + _layer(f'{BLOCK}/attn/qkv', _TMB + '.attn.qkv', t.linear)
+    + _layer(f'{BLOCK}/attn/proj', _TMB + '.attn.proj', t.linear)
+    + [Rule(f'{BLOCK}/local_conv/depthwise_kernel', _TMB + '.local_conv.conv.weight',
+            t.depthwise)]
+    + _bn(f'{BLOCK}/local_bn', _TMB + '.local_conv.bn')
+    + _ln(f'{BLOCK}/mlp_norm', _TMB + '.mlp.norm')
+    + _layer(f'{BLOCK}/fc1', _TMB + '.mlp.fc1', t.linear)
+    + _layer(f'{BLOCK}/fc2', _TMB + '.mlp.fc2', t.linear)
+    + _ln('head_norm', 'head.norm') + _head('head.fc'))
+
 RULES: Dict[str, List[Rule]] = {
     'convnext': CONVNEXT, 'swin': SWIN, 'act_resnet': RESNET, 'hornet': HORNET,
-    'posmlp': POSMLP,
+    'posmlp': POSMLP, 'act_vit': VIT_TORCHVISION, 'tiny_vit': TINY_VIT,
 }
+# Families whose weights come in more than one layout: (a key only that layout's state dicts
+# have, its rules); `rules_for` picks the first whose key is present, else RULES[family].
+LAYOUTS: Dict[str, List[Tuple[str, List[Rule]]]] = {
+    'act_vit': [('cls_token', VIT_TIMM)],   # timm's ViT (torchvision's has `class_token`)
+    'tiny_vit': [('head.fc.weight', TINY_VIT_TIMM)],   # timm's (GoLU's has `norm_head`)
+}
+
+
+def rules_for(family: str, state: Dict[str, object]) -> List[Rule]:
+    """The rules of `family` for the layout of `state` (see LAYOUTS)."""
+    for marker, rules in LAYOUTS.get(family, []):
+        if marker in state:
+            return rules
+    return RULES[family]
 
 # State-dict entries that are not parameters of the network: batch counters, and index/mask
 # buffers our models compute themselves (those with a convention are verified in checks.py).
 IGNORED = [r'.*num_batches_tracked', r'.*relative_position_index', r'.*attn_mask',
-           r'.*\.rel_indices']
+           r'.*\.rel_indices', r'.*attention_bias_idxs']
 
 
 def _acon_module(fields: Dict[str, str]) -> str:
