@@ -56,16 +56,17 @@ def _in_xla_context() -> bool:
     return bool(control_flow_util.GraphOrParentsInXlaContext(graph))
 
 
-def _sum_to_channels(terms: List[tf.Tensor]) -> tf.Tensor:
+def _sum_to_channels(terms: List[tf.Tensor], tree: bool = True) -> tf.Tensor:
     """[len(terms), C]: each term [..., C] summed over every axis but the last.
 
-    With a static row count divisible by TREE_SLICES the rows are cut into that many slices that
-    are added elementwise first (fused with the terms' arithmetic under XLA), leaving a reduction
-    over 1/TREE_SLICES of the rows; otherwise a plain reduction.
+    With `tree` (code XLA compiles) and a static row count divisible by TREE_SLICES, the rows
+    are cut into that many slices that are added elementwise first (fused with the terms'
+    arithmetic), leaving a reduction over 1/TREE_SLICES of the rows; otherwise a plain
+    reduction (TensorFlow's own kernel is the faster one outside XLA).
     """
     channels = terms[0].shape[-1]
     rows = terms[0].shape[:-1].num_elements()
-    if rows is not None and rows % TREE_SLICES == 0 and rows >= TREE_SLICES:
+    if tree and rows is not None and rows % TREE_SLICES == 0 and rows >= TREE_SLICES:
         partial = []
         for t in terms:
             sliced = tf.reshape(t, [TREE_SLICES, rows // TREE_SLICES, channels])
@@ -75,11 +76,12 @@ def _sum_to_channels(terms: List[tf.Tensor]) -> tf.Tensor:
     return tf.stack([tf.reduce_sum(t, axis=axes) for t in terms])
 
 
-def _reduce_to(terms: List[tf.Tensor], shape: tf.TensorShape, x_shape: tf.TensorShape) -> tf.Tensor:
+def _reduce_to(terms: List[tf.Tensor], shape: tf.TensorShape, x_shape: tf.TensorShape,
+               tree: bool) -> tf.Tensor:
     """Sums input-shaped `terms` to one parameter slice of `shape` each; stacked on axis 0."""
     rank = shape.rank
     if rank == 0 or (rank == 1 and shape[0] == x_shape[-1]):
-        per_channel = _sum_to_channels(terms)
+        per_channel = _sum_to_channels(terms, tree)
         return per_channel if rank == 1 else tf.reduce_sum(per_channel, axis=1)
     # A parameter broadcast over some axes only (Meta-ACON's per-sample β [B, 1, 1, C]).
     offset = x_shape.rank - rank
@@ -105,12 +107,18 @@ class FusedActivation:
       name: used for the compiled functions' names.
       forward: f(x32, *params32) -> y32.
       backward: (x32, dy32, *params32) -> (dx32, grads), see the module docstring.
+      compile: compile the two functions with XLA when the surrounding step is not compiled.
+        False where XLA:CPU's elementwise code is slower than TensorFlow's kernels (measured
+        per function with bench/activations.py; e.g. its sin/cos); the functions are then run
+        as ordinary ops, still keeping only the input for the backward pass.
     """
 
-    def __init__(self, name: str, forward: Forward, backward: Backward) -> None:
+    def __init__(self, name: str, forward: Forward, backward: Backward,
+                 compile: bool = True) -> None:  # pylint: disable=redefined-builtin
         self.name = name
         self.forward = forward
         self.backward = backward
+        self.compile = compile
         self._jit_forward = tf.function(self._forward_cast, jit_compile=True,
                                         autograph=False)
         self._jit_backward = tf.function(self._backward_cast, jit_compile=True,
@@ -122,6 +130,7 @@ class FusedActivation:
 
     def _backward_cast(self, x: tf.Tensor, dy: tf.Tensor, *params) -> List[Optional[tf.Tensor]]:
         """[dx] + one gradient per tensor parameter (Python-number parameters get none)."""
+        tree = self._compiled()
         x32 = tf.cast(x, tf.float32)
         dx, grads = self.backward(x32, tf.cast(dy, tf.float32), *params)
         out = [tf.cast(dx, x.dtype)]
@@ -131,13 +140,17 @@ class FusedActivation:
             if g is None:
                 out.append(tf.zeros_like(p))
             elif isinstance(g, (list, tuple)):
-                out.append(_reduce_to(list(g), p.shape[1:], x.shape))
+                out.append(_reduce_to(list(g), p.shape[1:], x.shape, tree))
             else:
-                out.append(_reduce_to([g], p.shape, x.shape)[0])
+                out.append(_reduce_to([g], p.shape, x.shape, tree)[0])
         return out
 
+    def _compiled(self) -> bool:
+        """Whether the code being traced ends up in an XLA computation."""
+        return _in_xla_context() or (_COMPILE and self.compile)
+
     def _run(self, compiled, plain, *args):
-        if _COMPILE and not _in_xla_context():
+        if _COMPILE and self.compile and not _in_xla_context():
             return compiled(*args)
         return plain(*args)
 

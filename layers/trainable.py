@@ -51,7 +51,9 @@ def _gated_trig(trig, trig_derivative) -> FusedActivation:
         dys = dy * s
         return (dy * (s * (1.0 - s) * (x + a * t) + s * (1.0 + a * b * dt)),
                 [dys * t, dys * a * x * dt])
-    return FusedActivation(trig.__name__ + 'lu', forward, backward)
+    # Not compiled: XLA:CPU's sin/cos ran this 3-4x slower than TensorFlow's kernels
+    # (bench/activations.py, docs/benchmarks.md).
+    return FusedActivation(trig.__name__ + 'lu', forward, backward, compile=False)
 
 
 _COSLU = _gated_trig(tf.cos, lambda t: -tf.sin(t))
@@ -114,7 +116,8 @@ def _delu_backward(x: tf.Tensor, dy: tf.Tensor, n):
     return dy * dx, [dy * x_pos]
 
 
-_DELU = FusedActivation('delu', _delu_forward, _delu_backward)
+# Not compiled: measured 1.2x slower under XLA:CPU than as TensorFlow ops (docs/benchmarks.md).
+_DELU = FusedActivation('delu', _delu_forward, _delu_backward, compile=False)
 
 
 def delu(x: tf.Tensor, n) -> tf.Tensor:
