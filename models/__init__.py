@@ -3,6 +3,7 @@
 Families: `convnext`, `hornet`, `swin`, `act_resnet` (torchvision-layout ResNet) and `posmlp`,
 each registered with Model Garden's `factory.register_backbone_builder`.
 """
+from models import cifar_resnet  # noqa: F401
 from models import common  # noqa: F401
 from models import convnext  # noqa: F401
 from models import hornet  # noqa: F401

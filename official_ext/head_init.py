@@ -14,6 +14,11 @@ objects and can be written in YAML:
   bias, so `build_classification_model` below also draws the bias from U(±1/√fan_in) when this
   name is in effect.
 
+The GoLU authors' CIFAR networks re-initialise their Linear: `kaiming_normal` (He-normal, fan_in,
+untruncated; bias left at PyTorch's default U(±1/√fan_in), drawn here as for `torch_linear`)
+for the CIFAR ResNets, `xavier_uniform_relu` (xavier_uniform with gain √2, zero bias) for
+WideResNet-28-2.
+
 `task.model.kernel_initializer: ''` (this project's default) means "the family's paper init"
 (`FAMILY_DEFAULTS`); any other value, e.g. `random_uniform`, is passed to the head unchanged.
 """
@@ -32,11 +37,16 @@ from models import common
 
 TRUNC_NORMAL = 'trunc_normal'
 TORCH_LINEAR = 'torch_linear'
+KAIMING_NORMAL = 'kaiming_normal'
+XAVIER_UNIFORM_RELU = 'xavier_uniform_relu'
+# Heads whose bias PyTorch leaves at its default U(±1/√fan_in) (the stock head's is zero).
+TORCH_BIAS = (TORCH_LINEAR, KAIMING_NORMAL)
 # The head init of each family's reference network; other (Model Garden) backbones keep the
 # stock `random_uniform`.
 FAMILY_DEFAULTS = {
     'convnext': TRUNC_NORMAL, 'hornet': TRUNC_NORMAL, 'swin': TRUNC_NORMAL,
     'posmlp': TRUNC_NORMAL, 'act_resnet': TORCH_LINEAR,
+    'cifar_resnet': KAIMING_NORMAL, 'cifar_wide_resnet': XAVIER_UNIFORM_RELU,
 }
 STOCK_DEFAULT = 'random_uniform'
 
@@ -61,8 +71,32 @@ class TorchLinear(tf_keras.initializers.Initializer):
         return {}
 
 
+class KaimingNormal(tf_keras.initializers.Initializer):
+    """PyTorch's `kaiming_normal_` default: N(0, 2/fan_in), untruncated."""
+
+    def __call__(self, shape: Any, dtype: Any = None, **kwargs: Any) -> tf.Tensor:
+        return tf_keras.initializers.VarianceScaling(2.0, 'fan_in', 'untruncated_normal')(
+            shape, dtype=dtype or tf.float32)
+
+    def get_config(self) -> dict:
+        return {}
+
+
+class XavierUniformRelu(tf_keras.initializers.Initializer):
+    """PyTorch's `xavier_uniform_(gain=√2)`: U(±√(12/(fan_in+fan_out)))."""
+
+    def __call__(self, shape: Any, dtype: Any = None, **kwargs: Any) -> tf.Tensor:
+        return tf_keras.initializers.VarianceScaling(2.0, 'fan_avg', 'uniform')(
+            shape, dtype=dtype or tf.float32)
+
+    def get_config(self) -> dict:
+        return {}
+
+
 tf_keras.utils.get_custom_objects().update({TRUNC_NORMAL: TruncNormal002,
-                                            TORCH_LINEAR: TorchLinear})
+                                            TORCH_LINEAR: TorchLinear,
+                                            KAIMING_NORMAL: KaimingNormal,
+                                            XAVIER_UNIFORM_RELU: XavierUniformRelu})
 
 
 def resolve(model_config: Any) -> str:
@@ -98,7 +132,7 @@ def build_classification_model(input_specs: tf_keras.layers.InputSpec, model_con
         input_specs=input_specs, model_config=model_config.replace(kernel_initializer=name),
         l2_regularizer=l2_regularizer)
     dense = classifier(model)
-    if name == TORCH_LINEAR and dense is not None:
+    if name in TORCH_BIAS and dense is not None:
         bound = 1.0 / math.sqrt(int(dense.kernel.shape[0]))
         dense.bias.assign(tf.random.uniform(dense.bias.shape, -bound, bound, dense.bias.dtype))
     return model

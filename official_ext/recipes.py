@@ -21,7 +21,23 @@ from official_ext import schedule
 from official_ext import validate
 from official_ext.configs import experiments as exp
 
-EVAL_BATCH = 1000  # 50 steps cover ImageNet's 50,000 validation images exactly.
+EVAL_BATCH = 1000  # 50 steps cover ImageNet's 50,000 validation images exactly (CIFAR: 10).
+
+# Where a recipe's data comes from: ImageNet-1k TFRecords (paths the user sets), or CIFAR-10
+# through tfds (Model Garden's tfds_name / tfds_split keys; official_ext/inputs.TfdsDecoder keeps
+# its pixels exact). The test split is CIFAR's evaluation set, as in the authors' code.
+DATASETS: Dict[str, dict] = {
+    'imagenet': {
+        'num_classes': 1000,
+        'train': {'input_path': exp.IMAGENET_TRAIN_PATH,
+                  'num_examples': exp.IMAGENET_TRAIN_EXAMPLES},
+        'validation': {'input_path': exp.IMAGENET_VAL_PATH,
+                       'num_examples': exp.IMAGENET_VAL_EXAMPLES}},
+    'cifar10': {
+        'num_classes': 10,
+        'train': {'tfds_name': 'cifar10', 'tfds_split': 'train', 'num_examples': 50000},
+        'validation': {'tfds_name': 'cifar10', 'tfds_split': 'test', 'num_examples': 10000}},
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,10 +60,12 @@ class Recipe:
     schedule: str = 'cosine'              # cosine | stepwise | linear (to 0)
     lr_decay_epochs: Tuple[float, ...] = ()
     lr_decay_rate: float = 0.1            # stepwise factor
+    lr_decay_factors: Tuple[float, ...] = ()   # per-boundary factors (overrides lr_decay_rate)
     min_learning_rate: float = 1e-6
     warmup_learning_rate: float = 0.0
     scale_lr_ends: bool = False
     optimizer: str = 'adamw'              # adamw | sgd
+    nesterov: bool = False                # SGD
     weight_decay: float = 0.05            # AdamW decoupled decay (1-D weights excluded)
     epsilon: float = 1e-8
     global_clipnorm: Optional[float] = None
@@ -65,6 +83,10 @@ class Recipe:
     center_crop_fraction: float = 0.875
     head_dropout: float = 0.0
     sync_bn: bool = False
+    dataset: str = 'imagenet'             # a key of DATASETS
+    image_size: int = 224
+    crop_padding: int = 0                 # CIFAR's pad-and-crop (replaces the inception crop)
+    precision: str = 'bfloat16'           # runtime.mixed_precision_dtype
 
     @property
     def effective_batch(self) -> int:
@@ -79,11 +101,20 @@ _ACON = 'nmaac/acon ACON/ResNet_ACON/train.py, MetaACON/ResNet_MetaACON/train.py
 _TV = ('automl/GoLU tasks/image_classification/train.py + README ResNet command (--sync-bn); '
        'pytorch/vision references/classification/train.py')
 
+_GOLU_CIFAR = 'automl/GoLU tasks/small_poc/main.py (python -m tasks.small_poc.main), README'
+_TV_NESTEROV = ('automl/GoLU README WideResNet-50-2 / DenseNet-121 command (--opt sgd_nesterov '
+                '--sync-bn) + tasks/image_classification/train.py defaults')
+
 _RESNET = dict(family='act_resnet', model_id=50, micro_batch=256, accumulation_steps=1,
                base_learning_rate=0.1, base_batch_size=256, warmup_epochs=0, optimizer='sgd',
                weight_decay=0.0, min_learning_rate=0.0, ema_decay=None, label_smoothing=0.0,
                randaug=None, mixup_alpha=0.0, cutmix_alpha=0.0, erasing_prob=0.0,
                resize='bilinear', pipeline='model_garden')
+_CIFAR = dict(warmup_epochs=0, schedule='stepwise', optimizer='sgd', weight_decay=0.0,
+              min_learning_rate=0.0, ema_decay=None, label_smoothing=0.0, randaug=None,
+              mixup_alpha=0.0, cutmix_alpha=0.0, erasing_prob=0.0, resize='bilinear',
+              pipeline='model_garden', sync_bn=True, dataset='cifar10', image_size=32,
+              crop_padding=4, precision='float32')
 _POSMLP_COMMON = dict(family='posmlp', source=_POSMLP, accumulation_steps=1, warmup_epochs=10,
                       min_learning_rate=1e-6, warmup_learning_rate=1e-5, weight_decay=0.067,
                       epsilon=1e-5, global_clipnorm=1.0, ema_decay=0.99992, randaug=(3, 6, 1.0),
@@ -118,6 +149,24 @@ RECIPES: Dict[str, Recipe] = {r.name: r for r in (
     # epochs, wd 1e-4 on every parameter, SyncBN across replicas.
     Recipe('torchvision_resnet', source=_TV, epochs=90, schedule='stepwise',
            lr_decay_epochs=(30, 60), l2_all=1e-4, sync_bn=True, **_RESNET),
+    # GoLU's WideResNet-50-2 / DenseNet-121: the same with Nesterov momentum (sgd_nesterov).
+    Recipe('torchvision_nesterov', source=_TV_NESTEROV, epochs=90, schedule='stepwise',
+           lr_decay_epochs=(30, 60), l2_all=1e-4, sync_bn=True, nesterov=True, **_RESNET),
+    # GoLU's CIFAR-10 nets (small_poc/main.py): one GPU, SGD momentum 0.9, weight decay on every
+    # parameter, flip + RandomCrop(32, padding=4), ImageNet mean/std, float32, no warm-up. Their
+    # loop multiplies the lr at the START of 1-based epoch m in `milestones`, i.e. after m - 1
+    # epochs: ResNets 0.1 x0.1 at 81, 122 of 164 (ResNet-110: 0.01, x10 at 2 = one warm-up
+    # epoch); WRN-28-2 Nesterov 0.1 x0.2 at 60, 120, 160 of 200, wd 5e-4; DenseNet-40 Nesterov
+    # batch 64, 0.1 x0.1 at 150, 225 of 300. SyncBN: BatchNorm over the whole batch, as on
+    # their single GPU.
+    Recipe('golu_cifar_resnet', 'cifar_resnet', 20, _GOLU_CIFAR, 128, 1, 0.1, 128, epochs=164,
+           lr_decay_epochs=(80, 121), l2_all=1e-4, **_CIFAR),
+    Recipe('golu_cifar_resnet110', 'cifar_resnet', 110, _GOLU_CIFAR, 128, 1, 0.01, 128,
+           epochs=164, lr_decay_epochs=(1, 80, 121), lr_decay_factors=(10.0, 0.1, 0.1),
+           l2_all=1e-4, **_CIFAR),
+    Recipe('golu_cifar_wide_resnet', 'cifar_wide_resnet', '28-2', _GOLU_CIFAR, 128, 1, 0.1, 128,
+           epochs=200, lr_decay_epochs=(59, 119, 159), lr_decay_rate=0.2, l2_all=5e-4,
+           nesterov=True, **_CIFAR),
 )}
 
 # The recipe a backbone family trains with when `trainer.recipe` is empty: (family, model_id).
@@ -126,6 +175,8 @@ FAMILY_RECIPES: Dict[Tuple[str, object], str] = {
     ('hornet', 'small'): 'hornet_small', ('swin', None): 'swin',
     ('posmlp', None): 'posmlp_tiny', ('posmlp', 'small'): 'posmlp_small',
     ('act_resnet', None): 'torchvision_resnet',
+    ('cifar_resnet', None): 'golu_cifar_resnet', ('cifar_resnet', 110): 'golu_cifar_resnet110',
+    ('cifar_wide_resnet', None): 'golu_cifar_wide_resnet',
 }
 
 
@@ -144,12 +195,15 @@ def get(name: str) -> Recipe:
 
 def _input(r: Recipe) -> dict:
     """The recipe's input: timm's pipeline for the transformer-era recipes, stock for ResNets."""
+    data = DATASETS[r.dataset]
+    dtype = 'bfloat16' if r.precision == 'bfloat16' else 'float32'
     train = {
-        'input_path': exp.IMAGENET_TRAIN_PATH, 'is_training': True, 'pipeline': r.pipeline,
-        'num_examples': exp.IMAGENET_TRAIN_EXAMPLES, 'global_batch_size': r.micro_batch,
-        'dtype': 'bfloat16', 'tf_resize_method': r.resize, 'crop_area_range': [0.08, 1.0],
-        'color_jitter': r.color_jitter,
+        **data['train'], 'is_training': True, 'pipeline': r.pipeline,
+        'global_batch_size': r.micro_batch, 'dtype': dtype, 'tf_resize_method': r.resize,
+        'crop_area_range': [0.08, 1.0], 'color_jitter': r.color_jitter,
     }
+    if r.crop_padding:
+        train.update({'aug_crop': False, 'crop_padding': r.crop_padding})
     if r.randaug:
         layers, magnitude, mstd = r.randaug
         train['aug_type'] = common.Augmentation(type='randaug', randaug=common.RandAugment(
@@ -162,17 +216,18 @@ def _input(r: Recipe) -> dict:
             'mixup_alpha': r.mixup_alpha, 'cutmix_alpha': r.cutmix_alpha, 'prob': 1.0,
             'switch_prob': 0.5, 'label_smoothing': r.label_smoothing}
     validation = {
-        'input_path': exp.IMAGENET_VAL_PATH, 'is_training': False, 'pipeline': r.pipeline,
-        'num_examples': exp.IMAGENET_VAL_EXAMPLES, 'global_batch_size': EVAL_BATCH,
-        'dtype': 'bfloat16', 'tf_resize_method': r.resize, 'drop_remainder': False,
-        'center_crop_fraction': r.center_crop_fraction,
+        **data['validation'], 'is_training': False, 'pipeline': r.pipeline,
+        'global_batch_size': EVAL_BATCH, 'dtype': dtype, 'tf_resize_method': r.resize,
+        'drop_remainder': False, 'center_crop_fraction': r.center_crop_fraction,
     }
+    if r.crop_padding:   # CIFAR: the whole 32x32 image, no centre crop
+        validation['aug_crop'] = False
     return {'train_data': train, 'validation_data': validation}
 
 
 def _optimizer(r: Recipe) -> dict:
     if r.optimizer == 'sgd':
-        return {'type': 'sgd', 'sgd': {'momentum': 0.9, 'nesterov': False}}
+        return {'type': 'sgd', 'sgd': {'momentum': 0.9, 'nesterov': r.nesterov}}
     return {'type': 'adamw', 'adamw': {
         'weight_decay_rate': r.weight_decay,
         'exclude_from_weight_decay': list(exp.NO_WEIGHT_DECAY),
@@ -208,9 +263,10 @@ def experiment_config(name: str) -> exp.ExperimentConfig:
         optimizer_config['ema'] = {'average_decay': r.ema_decay, 'dynamic_decay': True,
                                    'trainable_weights_only': True}
     config.override({
-        'runtime': {'distribution_strategy': 'tpu', 'mixed_precision_dtype': 'bfloat16'},
+        'runtime': {'distribution_strategy': 'tpu', 'mixed_precision_dtype': r.precision},
         'task': {
-            'model': {'num_classes': 1000, 'input_size': [224, 224, 3], 'backbone': backbone,
+            'model': {'num_classes': DATASETS[r.dataset]['num_classes'],
+                      'input_size': [r.image_size, r.image_size, 3], 'backbone': backbone,
                       'dropout_rate': r.head_dropout,
                       'norm_activation': {'use_sync_bn': r.sync_bn}},
             'losses': losses,

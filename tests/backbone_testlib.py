@@ -32,6 +32,8 @@ TINY = {
     'act_resnet': {'model_id': 18, 'dims': [4, 8], 'depths': [1, 1]},
     'posmlp': {'dims': [8, 16], 'depths': [1, 1], 'window_sizes': [4, 2], 'groups': [2, 2],
                'mlp_ratios': [4.0, 2.0]},
+    'cifar_resnet': {'model_id': 0, 'dims': [4, 8], 'depths': [1, 1]},
+    'cifar_wide_resnet': {'model_id': '', 'dims': [4, 8], 'depths': [1, 1]},
 }
 # Four-stage tiny variants for the output-shape tests (strides 4, 8, 16, 32).
 TINY4 = {

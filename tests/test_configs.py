@@ -25,6 +25,10 @@ def test_model_zoo_is_complete():
              for a in ('relu', 'swish', 'acon_c', 'meta_acon')}
     want |= {f'golu/resnet{d}_{a}' for d in (18, 34, 50)
              for a in ('relu', 'gelu', 'swish', 'mish', 'golu')}
+    golu_acts = ('relu', 'gelu', 'swish', 'mish', 'golu')
+    want |= {f'golu/wide_resnet50_2_{a}' for a in golu_acts}
+    want |= {f'golu/cifar10_resnet{d}_{a}' for d in (20, 32, 44, 56, 110) for a in golu_acts}
+    want |= {f'golu/cifar10_wide_resnet28_2_{a}' for a in golu_acts}
     want |= {f'trainable/convnext_tiny_{a}' for a in (
         'coslu', 'delu', 'lincomb', 'normlincomb', 'relun', 'scaledsoftsign', 'shilu')}
     missing = want - names
@@ -50,7 +54,11 @@ def test_loads_and_validates(path):
     cfg = lib.load(path)
     family = cfg.task.model.backbone.type
     assert family in lib.REDUCED
-    if not path.startswith(os.path.join(lib.CONFIG_DIR, 'demo')):
+    if path.startswith(os.path.join(lib.CONFIG_DIR, 'demo')):
+        return
+    if cfg.task.train_data.tfds_name == 'cifar10':
+        check_cifar10(cfg)
+    else:
         assert cfg.task.model.num_classes == 1000
         assert cfg.task.model.input_size == [224, 224, 3]
         assert cfg.runtime.distribution_strategy == 'tpu'
@@ -60,16 +68,51 @@ def test_loads_and_validates(path):
         # PosMLP 8 GPUs x 128 / x 60, seed 004's 256 x 8, ResNets 8 x 32).
         want = {'convnext': 4096, 'hornet': 4096, 'hornet_small': 4096, 'swin': 1024, 'posmlp_tiny': 1024,
                 'posmlp_small': 480, 'posmlp_seed004': 2048, 'acon_resnet': 256,
-                'torchvision_resnet': 256}
+                'torchvision_resnet': 256, 'torchvision_nesterov': 256}
         assert effective == want[cfg.trainer.recipe]
         folder = os.path.basename(os.path.dirname(path))
-        expected_recipe = {'acon': 'acon_resnet', 'golu': 'torchvision_resnet'}.get(folder)
+        expected_recipe = {'acon': 'acon_resnet'}.get(folder)
+        if folder == 'golu':
+            expected_recipe = golu_recipe(path)
         if path.endswith('_seed004.yaml'):
             expected_recipe = 'posmlp_seed004'
         if expected_recipe:
             assert cfg.trainer.recipe == expected_recipe
         elif family != 'posmlp':
             assert cfg.trainer.recipe.startswith(family)
+
+
+# Seed 002 (GoLU) rows: file-name prefix -> the recipe of the authors' command for that row
+# (the longest matching prefix wins).
+GOLU_RECIPES = {
+    'resnet': 'torchvision_resnet',                 # README ResNet command (--sync-bn)
+    'wide_resnet50_2': 'torchvision_nesterov',      # README: --opt sgd_nesterov --sync-bn
+    'cifar10_resnet': 'golu_cifar_resnet',          # small_poc/main.py: 0.1, x0.1 at 81, 122
+    'cifar10_resnet110': 'golu_cifar_resnet110',    # 0.01, x10 at 2, x0.1 at 81, 122
+    'cifar10_wide_resnet28_2': 'golu_cifar_wide_resnet',
+}
+# CIFAR-10 recipes: (effective batch, input side) from the authors' CIFAR code.
+CIFAR10 = {'golu_cifar_resnet': (128, 32), 'golu_cifar_resnet110': (128, 32),
+           'golu_cifar_wide_resnet': (128, 32)}
+
+
+def golu_recipe(path):
+    name = os.path.basename(path)
+    prefixes = [p for p in GOLU_RECIPES if name.startswith(p)]
+    assert prefixes, f'{name}: add its recipe to GOLU_RECIPES'
+    return GOLU_RECIPES[max(prefixes, key=len)]
+
+
+def check_cifar10(cfg):
+    """CIFAR-10 rows: 10 classes at their input size, tfds train / test, the authors' batch."""
+    batch, side = CIFAR10[cfg.trainer.recipe]
+    assert cfg.task.model.num_classes == 10
+    assert cfg.task.model.input_size == [side, side, 3]
+    assert cfg.runtime.distribution_strategy == 'tpu'
+    train, val = cfg.task.train_data, cfg.task.validation_data
+    assert (train.tfds_split, train.num_examples, train.input_path) == ('train', 50000, '')
+    assert (val.tfds_name, val.tfds_split, val.num_examples) == ('cifar10', 'test', 10000)
+    assert train.global_batch_size * cfg.trainer.accumulation_steps == batch
 
 
 def test_reference_numbers_match_the_seeds():
@@ -81,4 +124,6 @@ def test_reference_numbers_match_the_seeds():
     assert ref('tpgu/swin_small_tpgu_3_3_3_3.yaml').startswith('82.2%')
     assert ref('acon/resnet152_meta_acon.yaml').startswith('79.5%')   # error 20.5
     assert ref('golu/resnet34_golu.yaml').startswith('73.71')
+    assert ref('golu/wide_resnet50_2_golu.yaml').startswith('77.37 +/- 0.03')
+    assert ref('golu/wide_resnet50_2_swish.yaml').startswith('75.41 +/- 0.03')
     assert ref('posmlp/posmlp_small.yaml').startswith('83.0%')

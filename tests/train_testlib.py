@@ -19,6 +19,8 @@ REDUCED: Dict[str, dict] = {
     'swin': {'dims': [24, 48, 96, 192], 'depths': [1, 1, 1, 1], 'window_size': 2},
     'act_resnet': {'dims': [8, 16, 32, 64], 'depths': [1, 1, 1, 1], 'stem_width': 8},
     'posmlp': {'dims': [16, 32, 64, 128], 'depths': [1, 1, 1, 1], 'window_sizes': [4, 4, 4, 2]},
+    'cifar_resnet': {'dims': [4, 8, 16], 'depths': [1, 1, 1]},
+    'cifar_wide_resnet': {'dims': [4, 8, 16], 'depths': [1, 1, 1]},
 }
 REDUCED_INPUT = {'swin': 64, 'posmlp': 64}
 

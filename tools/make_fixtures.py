@@ -3,12 +3,15 @@
     python -m venv /tmp/ref && /tmp/ref/bin/pip install timm==0.9.16 safetensors einops
     git clone https://github.com/raoyongming/HorNet /tmp/authors/HorNet   # likewise
     git clone https://github.com/Zhicaiwww/PosMLP /tmp/authors/PosMLP     # nmaac/acon
+    git clone https://github.com/automl/GoLU /tmp/authors/GoLU
     /tmp/ref/bin/python tools/make_fixtures.py --hornet_dir=/tmp/authors/HorNet \
-        --posmlp_dir=/tmp/authors/PosMLP --acon_dir=/tmp/authors/acon --out=tests/fixtures
+        --posmlp_dir=/tmp/authors/PosMLP --acon_dir=/tmp/authors/acon \
+        --golu_dir=/tmp/authors/GoLU --out=tests/fixtures
 
 For each reference network (timm ConvNeXt and Swin, torchvision ResNet with basic and bottleneck
-blocks, the ACON authors' ResNet-ACON-C and ResNet-Meta-ACON, the HorNet and PosMLP authors'
-models) it builds a tiny variant from the reference's own classes (a few channels, one or two
+blocks and the Wide ResNet's widened bottleneck, the ACON authors' ResNet-ACON-C and
+ResNet-Meta-ACON, the HorNet and PosMLP authors' models, the GoLU authors' CIFAR ResNet and
+WideResNet) it builds a tiny variant from the reference's own classes (a few channels, one or two
 blocks per stage), sets EVERY parameter and BatchNorm statistic to random values (layer scales
 and positional parameters included, so that nothing is at an init value that would hide a
 mapping mistake), and writes `<name>.safetensors` (the state dict, float32),
@@ -82,8 +85,8 @@ def _narrow(resnet_cls: type, divisor: int) -> type:
     return Narrow
 
 
-def _resnet(cls: type, block: type, depths, expansion: int, divisor: int = 16):
-    model = _narrow(cls, divisor)(block, depths, num_classes=CLASSES)
+def _resnet(cls: type, block: type, depths, expansion: int, divisor: int = 16, **kwargs):
+    model = _narrow(cls, divisor)(block, depths, num_classes=CLASSES, **kwargs)
     model.fc = torch.nn.Linear(512 // divisor * expansion, CLASSES)
     return model
 
@@ -92,6 +95,25 @@ def _resnet_override(depths, block: str, divisor: int = 16, **extra) -> dict:
     dims = [64 // divisor * 2 ** i for i in range(4)]
     return {'act_resnet': {'model_id': 0, 'block': block, 'dims': dims, 'depths': list(depths),
                            **extra}}
+
+
+def _golu_small_poc(golu_dir: str) -> Dict[str, types.ModuleType]:
+    """The GoLU authors' CIFAR modules (tasks/small_poc), imported from their checkout.
+
+    `golu.golu_activation` compiles a CUDA kernel when imported; the fixtures use ReLU only, so
+    a stand-in module without the kernel is registered first.
+    """
+    sys.path.insert(0, golu_dir)
+    stub = types.ModuleType('golu.golu_activation')
+
+    class GoLU(torch.nn.Module):  # pylint: disable=too-few-public-methods
+        def forward(self, x):
+            return x * torch.exp(-torch.exp(-x))
+
+    stub.GoLU = GoLU
+    sys.modules['golu.golu_activation'] = stub
+    return {name: importlib.import_module(f'tasks.small_poc.{name}')
+            for name in ('resnet', 'wide_resnet', 'dense_net')}
 
 
 def builders(args) -> Dict[str, Tuple[Callable[[], torch.nn.Module], str, dict]]:
@@ -117,7 +139,24 @@ def builders(args) -> Dict[str, Tuple[Callable[[], torch.nn.Module], str, dict]]
                               'act_resnet_imagenet',
                               _resnet_override([2, 1, 1, 1], 'bottleneck')),
     }
+    # wide_resnet50_2 is ResNet(Bottleneck, width_per_group=128): inner widths x2.
+    out['wide_resnet_bottleneck'] = (
+        lambda: _resnet(tv.ResNet, tv.Bottleneck, [2, 1, 1, 1], 4, width_per_group=128),
+        'act_resnet_imagenet',
+        _resnet_override([2, 1, 1, 1], 'bottleneck', width_multiplier=2))
     del timm
+    if args.golu_dir:
+        golu = _golu_small_poc(args.golu_dir)
+        out['cifar_resnet'] = (
+            lambda: golu['resnet'].ResNet(num_blocks=[2, 1, 1], num_classes=CLASSES,
+                                          activation='ReLU'),
+            'cifar_resnet_cifar10',
+            {'cifar_resnet': {'model_id': 0, 'dims': [16, 32, 64], 'depths': [2, 1, 1]}})
+        out['cifar_wide_resnet'] = (
+            lambda: golu['wide_resnet'].Wide_ResNet(activation='ReLU', num_classes=CLASSES,
+                                                    depth=10, widen_factor=1),
+            'cifar_wide_resnet_cifar10',
+            {'cifar_wide_resnet': {'model_id': '', 'dims': [16, 32, 64], 'depths': [1, 1, 1]}})
     if args.acon_dir:
         sys.path.insert(0, args.acon_dir)  # their modules import `acon` from the repo root
         ra = _module_from(os.path.join(args.acon_dir, 'ACON/ResNet_ACON/resnet_acon.py'),
@@ -177,6 +216,7 @@ def main() -> None:
     parser.add_argument('--hornet_dir')
     parser.add_argument('--posmlp_dir')
     parser.add_argument('--acon_dir')
+    parser.add_argument('--golu_dir')
     parser.add_argument('--only', nargs='*')
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)

@@ -94,6 +94,8 @@ class ActResNet(hyperparams.Config):
       stride_in_1x1: put a downsampling bottleneck's stride on its first 1×1 conv (the ACON
         authors' ResNet) instead of the 3×3 (torchvision, the default).
       conv_bias: give every conv a bias (the ACON authors' ResNet; torchvision has none).
+      width_multiplier: widens each bottleneck's inner 1×1/3×3 convs (2 with model_id 50 =
+        torchvision's wide_resnet50_2, WideResNet-50-2).
     """
     model_id: int = 50
     block: str = ''
@@ -106,6 +108,7 @@ class ActResNet(hyperparams.Config):
     norm_epsilon: float = 1e-5
     stride_in_1x1: bool = False
     conv_bias: bool = False
+    width_multiplier: int = 1
     activation: Activation = dataclasses.field(
         default_factory=lambda: default_activation('relu'))
 
@@ -133,6 +136,44 @@ class PosMLP(hyperparams.Config):
 
 
 @dataclasses.dataclass
+class CifarResNet(hyperparams.Config):
+    """The GoLU authors' CIFAR ResNet (6n+2): model_id 20 | 32 | 44 | 56 | 110.
+
+    Attributes:
+      dims / depths: explicit stage widths (16, 32, 64) and blocks per stage (n each).
+      drop_path_rate: stochastic depth on the residual branches (None/0: the authors' none).
+      norm_momentum / norm_epsilon: PyTorch's BatchNorm defaults (0.1 / 1e-5) in Keras terms.
+    """
+    model_id: int = 20
+    dims: List[int] = dataclasses.field(default_factory=list)
+    depths: List[int] = dataclasses.field(default_factory=list)
+    drop_path_rate: Optional[float] = None
+    norm_momentum: float = 0.9
+    norm_epsilon: float = 1e-5
+    activation: Activation = dataclasses.field(
+        default_factory=lambda: default_activation('relu'))
+
+
+@dataclasses.dataclass
+class CifarWideResNet(hyperparams.Config):
+    """The GoLU authors' pre-activation WideResNet (6n+4, widen k): model_id '28-2'.
+
+    Attributes:
+      head_norm_momentum: the head BN's Keras momentum; 0.1 reproduces the authors'
+        `BatchNorm2d(momentum=0.9)` (PyTorch weighs the NEW batch by its momentum).
+    """
+    model_id: str = '28-2'
+    dims: List[int] = dataclasses.field(default_factory=list)
+    depths: List[int] = dataclasses.field(default_factory=list)
+    drop_path_rate: Optional[float] = None
+    norm_momentum: float = 0.9
+    head_norm_momentum: float = 0.1
+    norm_epsilon: float = 1e-5
+    activation: Activation = dataclasses.field(
+        default_factory=lambda: default_activation('relu'))
+
+
+@dataclasses.dataclass
 class Backbone(mg_backbones.Backbone):
     """Model Garden's backbone one-of plus convnext, hornet, swin, act_resnet and posmlp."""
     convnext: ConvNeXt = dataclasses.field(default_factory=ConvNeXt)
@@ -140,3 +181,5 @@ class Backbone(mg_backbones.Backbone):
     swin: Swin = dataclasses.field(default_factory=Swin)
     act_resnet: ActResNet = dataclasses.field(default_factory=ActResNet)
     posmlp: PosMLP = dataclasses.field(default_factory=PosMLP)
+    cifar_resnet: CifarResNet = dataclasses.field(default_factory=CifarResNet)
+    cifar_wide_resnet: CifarWideResNet = dataclasses.field(default_factory=CifarWideResNet)

@@ -13,7 +13,11 @@ Sources (key names are facts about their state dicts; no code is taken from them
 - `act_resnet`: torchvision `resnet*`, and nmaac/acon's ResNet-ACON / ResNet-Meta-ACON
   (`acon`, the activation after each bottleneck's 3×3, is their name for that site);
 - `hornet`: raoyongming/HorNet `hornet.py` (7×7 gnConv);
-- `posmlp`: Zhicaiwww/PosMLP `models/posmlp.py` (GQPE = `QuaMap`, LRPE = `LearnedPosMap`).
+- `posmlp`: Zhicaiwww/PosMLP `models/posmlp.py` (GQPE = `QuaMap`, LRPE = `LearnedPosMap`);
+- `act_resnet` with `width_multiplier`: torchvision `wide_resnet50_2` (same keys as ResNet-50);
+- `cifar_resnet`, `cifar_wide_resnet`: automl/GoLU `tasks/small_poc/resnet.py` and
+  `wide_resnet.py` (`shortcut` is their projection, `linear` the classifier; WideResNet's top-level
+  `conv1` is the stem and `bn1` the head BN).
 """
 from __future__ import annotations
 
@@ -131,9 +135,24 @@ POSMLP = (
             _PB + '.gate_unit.pos.window_relative_position_bias_table')]
     + _ln('head_norm', 'norm') + _head('head'))
 
+CIFAR_RESNET = (
+    _layer('stem_conv', 'conv1', t.conv) + _bn('stem_bn', 'bn1')
+    + _layer(f'{_RB}_conv(?P<k>[12])', _TB + '.conv{k}', t.conv)
+    + _bn(f'{_RB}_bn(?P<k>[12])', _TB + '.bn{k}')
+    + _layer(f'{_RB}_proj_conv', _TB + '.shortcut.0', t.conv)
+    + _bn(f'{_RB}_proj_bn', _TB + '.shortcut.1')
+    + _head('linear'))
+
+CIFAR_WIDE_RESNET = (
+    _layer('stem_conv', 'conv1', t.conv)
+    + _layer(f'{_RB}_conv(?P<k>[12])', _TB + '.conv{k}', t.conv)
+    + _bn(f'{_RB}_bn(?P<k>[12])', _TB + '.bn{k}')
+    + _layer(f'{_RB}_proj_conv', _TB + '.shortcut.0', t.conv)
+    + _bn('head_bn', 'bn1') + _head('linear'))
+
 RULES: Dict[str, List[Rule]] = {
     'convnext': CONVNEXT, 'swin': SWIN, 'act_resnet': RESNET, 'hornet': HORNET,
-    'posmlp': POSMLP,
+    'posmlp': POSMLP, 'cifar_resnet': CIFAR_RESNET, 'cifar_wide_resnet': CIFAR_WIDE_RESNET,
 }
 
 # State-dict entries that are not parameters of the network: batch counters, and index/mask
