@@ -47,7 +47,12 @@ FAMILY_DEFAULTS = {
     'convnext': TRUNC_NORMAL, 'hornet': TRUNC_NORMAL, 'swin': TRUNC_NORMAL,
     'posmlp': TRUNC_NORMAL, 'act_resnet': TORCH_LINEAR,
     'cifar_resnet': KAIMING_NORMAL, 'cifar_wide_resnet': XAVIER_UNIFORM_RELU,
+    # torchvision's DenseNet keeps the default Linear kernel (its bias is zeroed there, drawn
+    # U(±1/√fan_in) here: the one difference of the head's init).
+    'densenet': TORCH_LINEAR,
 }
+# Where one family holds networks of different authors: (family, model_id) → init.
+MODEL_DEFAULTS = {('densenet', '40'): KAIMING_NORMAL}
 STOCK_DEFAULT = 'random_uniform'
 
 
@@ -104,7 +109,10 @@ def resolve(model_config: Any) -> str:
     name = str(model_config.kernel_initializer or '')
     if name:
         return name
-    return FAMILY_DEFAULTS.get(str(model_config.backbone.type), STOCK_DEFAULT)
+    family = str(model_config.backbone.type)
+    model_id = getattr(model_config.backbone.get(), 'model_id', None) if family else None
+    return MODEL_DEFAULTS.get((family, str(model_id)),
+                              FAMILY_DEFAULTS.get(family, STOCK_DEFAULT))
 
 
 def classifier(model: tf_keras.Model) -> Optional[tf_keras.layers.Dense]:

@@ -167,6 +167,8 @@ RECIPES: Dict[str, Recipe] = {r.name: r for r in (
     Recipe('golu_cifar_wide_resnet', 'cifar_wide_resnet', '28-2', _GOLU_CIFAR, 128, 1, 0.1, 128,
            epochs=200, lr_decay_epochs=(59, 119, 159), lr_decay_rate=0.2, l2_all=5e-4,
            nesterov=True, **_CIFAR),
+    Recipe('golu_cifar_densenet40', 'densenet', 40, _GOLU_CIFAR, 64, 1, 0.1, 64, epochs=300,
+           lr_decay_epochs=(149, 224), l2_all=1e-4, nesterov=True, **_CIFAR),
 )}
 
 # The recipe a backbone family trains with when `trainer.recipe` is empty: (family, model_id).
@@ -177,6 +179,7 @@ FAMILY_RECIPES: Dict[Tuple[str, object], str] = {
     ('act_resnet', None): 'torchvision_resnet',
     ('cifar_resnet', None): 'golu_cifar_resnet', ('cifar_resnet', 110): 'golu_cifar_resnet110',
     ('cifar_wide_resnet', None): 'golu_cifar_wide_resnet',
+    ('densenet', None): 'torchvision_nesterov', ('densenet', 40): 'golu_cifar_densenet40',
 }
 
 

@@ -29,6 +29,8 @@ def test_model_zoo_is_complete():
     want |= {f'golu/wide_resnet50_2_{a}' for a in golu_acts}
     want |= {f'golu/cifar10_resnet{d}_{a}' for d in (20, 32, 44, 56, 110) for a in golu_acts}
     want |= {f'golu/cifar10_wide_resnet28_2_{a}' for a in golu_acts}
+    want |= {f'golu/densenet121_{a}' for a in golu_acts}
+    want |= {f'golu/cifar10_densenet40_{a}' for a in golu_acts}
     want |= {f'trainable/convnext_tiny_{a}' for a in (
         'coslu', 'delu', 'lincomb', 'normlincomb', 'relun', 'scaledsoftsign', 'shilu')}
     missing = want - names
@@ -90,10 +92,12 @@ GOLU_RECIPES = {
     'cifar10_resnet': 'golu_cifar_resnet',          # small_poc/main.py: 0.1, x0.1 at 81, 122
     'cifar10_resnet110': 'golu_cifar_resnet110',    # 0.01, x10 at 2, x0.1 at 81, 122
     'cifar10_wide_resnet28_2': 'golu_cifar_wide_resnet',
+    'densenet121': 'torchvision_nesterov',          # README: --opt sgd_nesterov --sync-bn
+    'cifar10_densenet40': 'golu_cifar_densenet40',  # batch 64, Nesterov, x0.1 at 150, 225
 }
 # CIFAR-10 recipes: (effective batch, input side) from the authors' CIFAR code.
 CIFAR10 = {'golu_cifar_resnet': (128, 32), 'golu_cifar_resnet110': (128, 32),
-           'golu_cifar_wide_resnet': (128, 32)}
+           'golu_cifar_wide_resnet': (128, 32), 'golu_cifar_densenet40': (64, 32)}
 
 
 def golu_recipe(path):
@@ -126,4 +130,6 @@ def test_reference_numbers_match_the_seeds():
     assert ref('golu/resnet34_golu.yaml').startswith('73.71')
     assert ref('golu/wide_resnet50_2_golu.yaml').startswith('77.37 +/- 0.03')
     assert ref('golu/wide_resnet50_2_swish.yaml').startswith('75.41 +/- 0.03')
+    assert ref('golu/densenet121_golu.yaml').startswith('75.25 +/- 0.03')
+    assert ref('golu/densenet121_mish.yaml').startswith('72.97 +/- 0.10')
     assert ref('posmlp/posmlp_small.yaml').startswith('83.0%')

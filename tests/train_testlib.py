@@ -21,6 +21,7 @@ REDUCED: Dict[str, dict] = {
     'posmlp': {'dims': [16, 32, 64, 128], 'depths': [1, 1, 1, 1], 'window_sizes': [4, 4, 4, 2]},
     'cifar_resnet': {'dims': [4, 8, 16], 'depths': [1, 1, 1]},
     'cifar_wide_resnet': {'dims': [4, 8, 16], 'depths': [1, 1, 1]},
+    'densenet': {'growth_rate': 4, 'depths': [1, 1], 'stem_width': 8},
 }
 REDUCED_INPUT = {'swin': 64, 'posmlp': 64}
 

@@ -144,6 +144,13 @@ def builders(args) -> Dict[str, Tuple[Callable[[], torch.nn.Module], str, dict]]
         lambda: _resnet(tv.ResNet, tv.Bottleneck, [2, 1, 1, 1], 4, width_per_group=128),
         'act_resnet_imagenet',
         _resnet_override([2, 1, 1, 1], 'bottleneck', width_multiplier=2))
+    # densenet121's layout (torchvision DenseNet), two blocks of one and two layers.
+    out['densenet'] = (
+        lambda: torchvision.models.densenet.DenseNet(
+            growth_rate=4, block_config=(1, 2), num_init_features=8, num_classes=CLASSES),
+        'densenet_imagenet',
+        {'densenet': {'model_id': 0, 'layout': 'imagenet', 'growth_rate': 4, 'depths': [1, 2],
+                      'stem_width': 8}})
     del timm
     if args.golu_dir:
         golu = _golu_small_poc(args.golu_dir)
@@ -157,6 +164,12 @@ def builders(args) -> Dict[str, Tuple[Callable[[], torch.nn.Module], str, dict]]
                                                     depth=10, widen_factor=1),
             'cifar_wide_resnet_cifar10',
             {'cifar_wide_resnet': {'model_id': '', 'dims': [16, 32, 64], 'depths': [1, 1, 1]}})
+        out['densenet_cifar'] = (
+            lambda: golu['dense_net'].DenseNet(nblocks=[2, 1, 1], growth_rate=4, reduction=0.5,
+                                               activation='ReLU', num_classes=CLASSES),
+            'densenet_cifar10',
+            {'densenet': {'model_id': 0, 'layout': 'cifar', 'growth_rate': 4,
+                          'depths': [2, 1, 1], 'stem_width': 8}})
     if args.acon_dir:
         sys.path.insert(0, args.acon_dir)  # their modules import `acon` from the repo root
         ra = _module_from(os.path.join(args.acon_dir, 'ACON/ResNet_ACON/resnet_acon.py'),
@@ -203,7 +216,7 @@ def builders(args) -> Dict[str, Tuple[Callable[[], torch.nn.Module], str, dict]]
 def override(experiment_backbone: dict) -> dict:
     (family, settings), = experiment_backbone.items()
     settings = dict(settings)
-    if family != 'act_resnet':
+    if family not in ('act_resnet', 'densenet'):   # densenet has no residual branches
         settings.setdefault('drop_path_rate', 0.0)
     return {'task': {'model': {'num_classes': CLASSES, 'input_size': [IMAGE, IMAGE, 3],
                                'backbone': {'type': family, family: settings}},

@@ -174,6 +174,27 @@ class CifarWideResNet(hyperparams.Config):
 
 
 @dataclasses.dataclass
+class DenseNet(hyperparams.Config):
+    """DenseNet-BC: model_id 121 (torchvision) | 40 (the GoLU authors' CIFAR DenseNet-40).
+
+    Attributes:
+      layout: '' (from model_id) | imagenet (torchvision: 7×7 stem + max-pool, features
+        appended, functional head ReLU) | cifar (the authors': 3×3 stem, new features first,
+        swapped head activation); see models/densenet.py.
+      growth_rate / depths / stem_width: explicit sizes (0 / empty: the model_id's).
+    """
+    model_id: int = 121
+    layout: str = ''
+    growth_rate: int = 0
+    depths: List[int] = dataclasses.field(default_factory=list)
+    stem_width: int = 0
+    norm_momentum: float = 0.9
+    norm_epsilon: float = 1e-5
+    activation: Activation = dataclasses.field(
+        default_factory=lambda: default_activation('relu'))
+
+
+@dataclasses.dataclass
 class Backbone(mg_backbones.Backbone):
     """Model Garden's backbone one-of plus convnext, hornet, swin, act_resnet and posmlp."""
     convnext: ConvNeXt = dataclasses.field(default_factory=ConvNeXt)
@@ -183,3 +204,4 @@ class Backbone(mg_backbones.Backbone):
     posmlp: PosMLP = dataclasses.field(default_factory=PosMLP)
     cifar_resnet: CifarResNet = dataclasses.field(default_factory=CifarResNet)
     cifar_wide_resnet: CifarWideResNet = dataclasses.field(default_factory=CifarWideResNet)
+    densenet: DenseNet = dataclasses.field(default_factory=DenseNet)

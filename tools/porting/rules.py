@@ -17,7 +17,10 @@ Sources (key names are facts about their state dicts; no code is taken from them
 - `act_resnet` with `width_multiplier`: torchvision `wide_resnet50_2` (same keys as ResNet-50);
 - `cifar_resnet`, `cifar_wide_resnet`: automl/GoLU `tasks/small_poc/resnet.py` and
   `wide_resnet.py` (`shortcut` is their projection, `linear` the classifier; WideResNet's top-level
-  `conv1` is the stem and `bn1` the head BN).
+  `conv1` is the stem and `bn1` the head BN);
+- `densenet`: torchvision `densenet121` (`features.*`, `classifier`) and the GoLU authors' CIFAR
+  DenseNet-40 (`tasks/small_poc/dense_net.py`: `dense{i}`, `trans{i}`, `bn`, `linear`), told
+  apart by their keys (`rules_for`).
 """
 from __future__ import annotations
 
@@ -150,10 +153,39 @@ CIFAR_WIDE_RESNET = (
     + _layer(f'{_RB}_proj_conv', _TB + '.shortcut.0', t.conv)
     + _bn('head_bn', 'bn1') + _head('linear'))
 
+_DL = r'block(?P<i>\d+)_layer(?P<j>\d+)'
+_TR = r'transition(?P<i>\d+)'
+DENSENET = (
+    _layer('stem_conv', 'features.conv0', t.conv) + _bn('stem_bn', 'features.norm0')
+    + _layer(f'{_DL}_conv(?P<k>[12])', 'features.denseblock{i}.denselayer{j}.conv{k}', t.conv)
+    + _bn(f'{_DL}_bn(?P<k>[12])', 'features.denseblock{i}.denselayer{j}.norm{k}')
+    + _layer(f'{_TR}_conv', 'features.transition{i}.conv', t.conv)
+    + _bn(f'{_TR}_bn', 'features.transition{i}.norm')
+    + _bn('head_bn', 'features.norm5') + _head('classifier'))
+
+DENSENET_CIFAR = (
+    _layer('stem_conv', 'conv1', t.conv)
+    + _layer(f'{_DL}_conv(?P<k>[12])', 'dense{i}.{j_1}.conv{k}', t.conv)
+    + _bn(f'{_DL}_bn(?P<k>[12])', 'dense{i}.{j_1}.bn{k}')
+    + _layer(f'{_TR}_conv', 'trans{i}.conv', t.conv) + _bn(f'{_TR}_bn', 'trans{i}.bn')
+    + _bn('head_bn', 'bn') + _head('linear'))
+
 RULES: Dict[str, List[Rule]] = {
     'convnext': CONVNEXT, 'swin': SWIN, 'act_resnet': RESNET, 'hornet': HORNET,
     'posmlp': POSMLP, 'cifar_resnet': CIFAR_RESNET, 'cifar_wide_resnet': CIFAR_WIDE_RESNET,
+    'densenet': DENSENET, 'densenet_cifar': DENSENET_CIFAR,
 }
+
+
+def rules_for(family: str, state: Dict[str, object]) -> Optional[List[Rule]]:
+    """The rules of `family` for this state dict (None: no rules).
+
+    `densenet` holds two reference layouts: torchvision's keys start with `features.`, the GoLU
+    authors' CIFAR DenseNet's do not.
+    """
+    if family == 'densenet' and not any(k.startswith('features.') for k in state):
+        family = 'densenet_cifar'
+    return RULES.get(family)
 
 # State-dict entries that are not parameters of the network: batch counters, and index/mask
 # buffers our models compute themselves (those with a convention are verified in checks.py).
