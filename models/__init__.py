@@ -7,6 +7,7 @@ from models import cifar_resnet  # noqa: F401
 from models import common  # noqa: F401
 from models import convnext  # noqa: F401
 from models import densenet  # noqa: F401
+from models import efficientnet  # noqa: F401
 from models import hornet  # noqa: F401
 from models import posmlp  # noqa: F401
 from models import resnet  # noqa: F401

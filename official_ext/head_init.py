@@ -19,6 +19,9 @@ untruncated; bias left at PyTorch's default U(±1/√fan_in), drawn here as for 
 for the CIFAR ResNets, `xavier_uniform_relu` (xavier_uniform with gain √2, zero bias) for
 WideResNet-28-2.
 
+timm's EfficientNet (`_init_weight_goog`) draws its classifier from U(±1/√fan_out), zero bias:
+`uniform_fan_out`.
+
 `task.model.kernel_initializer: ''` (this project's default) means "the family's paper init"
 (`FAMILY_DEFAULTS`); any other value, e.g. `random_uniform`, is passed to the head unchanged.
 """
@@ -39,6 +42,7 @@ TRUNC_NORMAL = 'trunc_normal'
 TORCH_LINEAR = 'torch_linear'
 KAIMING_NORMAL = 'kaiming_normal'
 XAVIER_UNIFORM_RELU = 'xavier_uniform_relu'
+UNIFORM_FAN_OUT = 'uniform_fan_out'
 # Heads whose bias PyTorch leaves at its default U(±1/√fan_in) (the stock head's is zero).
 TORCH_BIAS = (TORCH_LINEAR, KAIMING_NORMAL)
 # The head init of each family's reference network; other (Model Garden) backbones keep the
@@ -49,7 +53,7 @@ FAMILY_DEFAULTS = {
     'cifar_resnet': KAIMING_NORMAL, 'cifar_wide_resnet': XAVIER_UNIFORM_RELU,
     # torchvision's DenseNet keeps the default Linear kernel (its bias is zeroed there, drawn
     # U(±1/√fan_in) here: the one difference of the head's init).
-    'densenet': TORCH_LINEAR,
+    'densenet': TORCH_LINEAR, 'act_efficientnet': UNIFORM_FAN_OUT,
 }
 # Where one family holds networks of different authors: (family, model_id) → init.
 MODEL_DEFAULTS = {('densenet', '40'): KAIMING_NORMAL}
@@ -98,10 +102,22 @@ class XavierUniformRelu(tf_keras.initializers.Initializer):
         return {}
 
 
+class UniformFanOut(tf_keras.initializers.Initializer):
+    """timm's EfficientNet classifier init: U(±1/√fan_out)."""
+
+    def __call__(self, shape: Any, dtype: Any = None, **kwargs: Any) -> tf.Tensor:
+        return tf_keras.initializers.VarianceScaling(1.0 / 3.0, 'fan_out', 'uniform')(
+            shape, dtype=dtype or tf.float32)
+
+    def get_config(self) -> dict:
+        return {}
+
+
 tf_keras.utils.get_custom_objects().update({TRUNC_NORMAL: TruncNormal002,
                                             TORCH_LINEAR: TorchLinear,
                                             KAIMING_NORMAL: KaimingNormal,
-                                            XAVIER_UNIFORM_RELU: XavierUniformRelu})
+                                            XAVIER_UNIFORM_RELU: XavierUniformRelu,
+                                            UNIFORM_FAN_OUT: UniformFanOut})
 
 
 def resolve(model_config: Any) -> str:

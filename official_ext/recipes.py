@@ -57,14 +57,15 @@ class Recipe:
     base_batch_size: int
     epochs: float = 300
     warmup_epochs: float = 20
-    schedule: str = 'cosine'              # cosine | stepwise | linear (to 0)
+    schedule: str = 'cosine'              # cosine | stepwise | linear (to 0) | exponential
+                                          # (x lr_decay_rate every lr_decay_epochs[0] epochs)
     lr_decay_epochs: Tuple[float, ...] = ()
     lr_decay_rate: float = 0.1            # stepwise factor
     lr_decay_factors: Tuple[float, ...] = ()   # per-boundary factors (overrides lr_decay_rate)
     min_learning_rate: float = 1e-6
     warmup_learning_rate: float = 0.0
     scale_lr_ends: bool = False
-    optimizer: str = 'adamw'              # adamw | sgd
+    optimizer: str = 'adamw'              # adamw | sgd | rmsprop (TF-style, timm's rmsproptf)
     nesterov: bool = False                # SGD
     weight_decay: float = 0.05            # AdamW decoupled decay (1-D weights excluded)
     epsilon: float = 1e-8
@@ -74,6 +75,7 @@ class Recipe:
     ema_decay: Optional[float] = 0.9999
     label_smoothing: float = 0.1
     randaug: Optional[Tuple[int, int, float]] = (2, 9, 0.5)   # layers, magnitude, mstd
+    randaug_increasing: bool = True       # timm's `inc1` op set
     mixup_alpha: float = 0.8
     cutmix_alpha: float = 1.0
     erasing_prob: float = 0.25
@@ -101,6 +103,8 @@ _ACON = 'nmaac/acon ACON/ResNet_ACON/train.py, MetaACON/ResNet_MetaACON/train.py
 _TV = ('automl/GoLU tasks/image_classification/train.py + README ResNet command (--sync-bn); '
        'pytorch/vision references/classification/train.py')
 
+_GOLU_TIMM = ('automl/GoLU README EfficientNet-B0 command (tasks/image_classification/'
+              'timm_training_script.py, timm train.py defaults)')
 _GOLU_CIFAR = 'automl/GoLU tasks/small_poc/main.py (python -m tasks.small_poc.main), README'
 _TV_NESTEROV = ('automl/GoLU README WideResNet-50-2 / DenseNet-121 command (--opt sgd_nesterov '
                 '--sync-bn) + tasks/image_classification/train.py defaults')
@@ -167,6 +171,17 @@ RECIPES: Dict[str, Recipe] = {r.name: r for r in (
     Recipe('golu_cifar_wide_resnet', 'cifar_wide_resnet', '28-2', _GOLU_CIFAR, 128, 1, 0.1, 128,
            epochs=200, lr_decay_epochs=(59, 119, 159), lr_decay_rate=0.2, l2_all=5e-4,
            nesterov=True, **_CIFAR),
+    # GoLU's EfficientNet-B0 (timm): 4 GPUs x 384 = 1536, lr 0.048, RMSpropTF (eps 1e-3,
+    # alpha 0.9, momentum 0.9), step decay x0.97 every 2.4 epochs, 450 epochs, 5 warm-up epochs
+    # from 1e-6, wd 1e-5 (timm skips 1-D weights), dropout 0.2, drop connect 0.2 (the
+    # backbone's default), EMA 0.9999, rand-m9-mstd0.5 (no inc1), reprob 0.2 pixel,
+    # smoothing 0.1, no mixup/cutmix.
+    Recipe('golu_efficientnet', 'act_efficientnet', 'b0', _GOLU_TIMM, 1536, 1, 0.048, 1536,
+           epochs=450, warmup_epochs=5, schedule='exponential', lr_decay_epochs=(2.4,),
+           lr_decay_rate=0.97, warmup_learning_rate=1e-6, optimizer='rmsprop',
+           weight_decay=0.0, epsilon=1e-3, l2_kernels=1e-5, ema_decay=0.9999,
+           randaug=(2, 9, 0.5), randaug_increasing=False, mixup_alpha=0.0, cutmix_alpha=0.0,
+           erasing_prob=0.2, head_dropout=0.2),
     Recipe('golu_cifar_densenet40', 'densenet', 40, _GOLU_CIFAR, 64, 1, 0.1, 64, epochs=300,
            lr_decay_epochs=(149, 224), l2_all=1e-4, nesterov=True, **_CIFAR),
 )}
@@ -180,6 +195,7 @@ FAMILY_RECIPES: Dict[Tuple[str, object], str] = {
     ('cifar_resnet', None): 'golu_cifar_resnet', ('cifar_resnet', 110): 'golu_cifar_resnet110',
     ('cifar_wide_resnet', None): 'golu_cifar_wide_resnet',
     ('densenet', None): 'torchvision_nesterov', ('densenet', 40): 'golu_cifar_densenet40',
+    ('act_efficientnet', None): 'golu_efficientnet',
 }
 
 
@@ -212,6 +228,8 @@ def _input(r: Recipe) -> dict:
         train['aug_type'] = common.Augmentation(type='randaug', randaug=common.RandAugment(
             num_layers=layers, magnitude=magnitude, magnitude_std=mstd, prob_to_apply=0.5,
             translate_const=100, exclude_ops=['Cutout'])).as_dict()
+    if r.randaug and not r.randaug_increasing:
+        train['timm'] = {'increasing': False}
     if r.erasing_prob:
         train['random_erasing'] = {'probability': r.erasing_prob}
     if r.mixup_alpha or r.cutmix_alpha:
@@ -231,6 +249,9 @@ def _input(r: Recipe) -> dict:
 def _optimizer(r: Recipe) -> dict:
     if r.optimizer == 'sgd':
         return {'type': 'sgd', 'sgd': {'momentum': 0.9, 'nesterov': r.nesterov}}
+    if r.optimizer == 'rmsprop':   # TF's RMSprop: eps inside the root, as timm's rmsproptf
+        return {'type': 'rmsprop', 'rmsprop': {'rho': 0.9, 'momentum': 0.9,
+                                               'epsilon': r.epsilon, 'centered': False}}
     return {'type': 'adamw', 'adamw': {
         'weight_decay_rate': r.weight_decay,
         'exclude_from_weight_decay': list(exp.NO_WEIGHT_DECAY),
@@ -245,6 +266,10 @@ def _learning_rate(r: Recipe) -> dict:
         return {'type': 'cosine', 'cosine': {'initial_learning_rate': r.base_learning_rate}}
     if r.schedule == 'stepwise':
         return {'type': 'stepwise', 'stepwise': {'boundaries': [0], 'values': [0.0, 0.0]}}
+    if r.schedule == 'exponential':
+        return {'type': 'exponential', 'exponential': {
+            'initial_learning_rate': r.base_learning_rate, 'decay_rate': r.lr_decay_rate,
+            'staircase': True}}
     return {'type': 'polynomial', 'polynomial': {
         'initial_learning_rate': r.base_learning_rate, 'end_learning_rate': 0.0, 'power': 1.0,
         'cycle': False}}

@@ -20,7 +20,8 @@ from typing import Any, Dict, Iterable, Set
 INTERVALS = ('steps_per_loop', 'summary_interval', 'checkpoint_interval', 'validation_interval')
 _LR = 'trainer.optimizer_config.learning_rate'
 _WARMUP = 'trainer.optimizer_config.warmup.linear'
-_SCHEDULE_TYPES = {'cosine': 'cosine', 'stepwise': 'stepwise', 'linear': 'polynomial'}
+_SCHEDULE_TYPES = {'cosine': 'cosine', 'stepwise': 'stepwise', 'linear': 'polynomial',
+                   'exponential': 'exponential'}
 
 
 def is_free(key: str, user_keys: Iterable[str]) -> bool:
@@ -108,6 +109,11 @@ def derive(params, recipe, user_keys: Set[str]) -> Dict[str, Any]:
         for factor in factors:
             values.append(values[-1] * factor)
         _set(params, f'{key}.values', values, user_keys, out)
+    elif lr_type == 'exponential':
+        # x decay_rate every lr_decay_epochs[0] epochs (timm's step scheduler, staircase).
+        period = list(t.lr_decay_epochs)[:1] or [1.0]
+        _set(params, f'{key}.initial_learning_rate', peak, user_keys, out)
+        _set(params, f'{key}.decay_steps', max(int(round(period[0] * spe)), 1), user_keys, out)
     else:
         _set(params, f'{key}.initial_learning_rate', peak, user_keys, out)
         _set(params, f'{key}.decay_steps', max(steps, 1), user_keys, out)

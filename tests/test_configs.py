@@ -31,6 +31,7 @@ def test_model_zoo_is_complete():
     want |= {f'golu/cifar10_wide_resnet28_2_{a}' for a in golu_acts}
     want |= {f'golu/densenet121_{a}' for a in golu_acts}
     want |= {f'golu/cifar10_densenet40_{a}' for a in golu_acts}
+    want |= {f'golu/efficientnet_b0_{a}' for a in golu_acts}
     want |= {f'trainable/convnext_tiny_{a}' for a in (
         'coslu', 'delu', 'lincomb', 'normlincomb', 'relun', 'scaledsoftsign', 'shilu')}
     missing = want - names
@@ -70,7 +71,8 @@ def test_loads_and_validates(path):
         # PosMLP 8 GPUs x 128 / x 60, seed 004's 256 x 8, ResNets 8 x 32).
         want = {'convnext': 4096, 'hornet': 4096, 'hornet_small': 4096, 'swin': 1024, 'posmlp_tiny': 1024,
                 'posmlp_small': 480, 'posmlp_seed004': 2048, 'acon_resnet': 256,
-                'torchvision_resnet': 256, 'torchvision_nesterov': 256}
+                'torchvision_resnet': 256, 'torchvision_nesterov': 256,
+                'golu_efficientnet': 1536}   # timm command: 4 GPUs x --batch-size 384
         assert effective == want[cfg.trainer.recipe]
         folder = os.path.basename(os.path.dirname(path))
         expected_recipe = {'acon': 'acon_resnet'}.get(folder)
@@ -94,6 +96,7 @@ GOLU_RECIPES = {
     'cifar10_wide_resnet28_2': 'golu_cifar_wide_resnet',
     'densenet121': 'torchvision_nesterov',          # README: --opt sgd_nesterov --sync-bn
     'cifar10_densenet40': 'golu_cifar_densenet40',  # batch 64, Nesterov, x0.1 at 150, 225
+    'efficientnet_b0': 'golu_efficientnet',         # README timm command
 }
 # CIFAR-10 recipes: (effective batch, input side) from the authors' CIFAR code.
 CIFAR10 = {'golu_cifar_resnet': (128, 32), 'golu_cifar_resnet110': (128, 32),
@@ -132,4 +135,6 @@ def test_reference_numbers_match_the_seeds():
     assert ref('golu/wide_resnet50_2_swish.yaml').startswith('75.41 +/- 0.03')
     assert ref('golu/densenet121_golu.yaml').startswith('75.25 +/- 0.03')
     assert ref('golu/densenet121_mish.yaml').startswith('72.97 +/- 0.10')
+    assert ref('golu/efficientnet_b0_gelu.yaml').startswith('76.90 +/- 0.01')
+    assert ref('golu/efficientnet_b0_golu.yaml').startswith('76.86 +/- 0.04')
     assert ref('posmlp/posmlp_small.yaml').startswith('83.0%')

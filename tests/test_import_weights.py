@@ -56,7 +56,7 @@ def _import(meta, weights, output):
 def test_every_family_has_a_fixture():
     assert {'convnext', 'swin', 'resnet_basic', 'resnet_bottleneck', 'resnet_acon_c',
             'resnet_meta_acon', 'hornet', 'posmlp', 'wide_resnet_bottleneck', 'cifar_resnet',
-            'cifar_wide_resnet', 'densenet', 'densenet_cifar'} <= set(NAMES)
+            'cifar_wide_resnet', 'densenet', 'densenet_cifar', 'efficientnet'} <= set(NAMES)
     size = sum(os.path.getsize(os.path.join(FIXTURES, f)) for f in os.listdir(FIXTURES))
     assert size < 5 * 2 ** 20
 

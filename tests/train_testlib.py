@@ -22,6 +22,8 @@ REDUCED: Dict[str, dict] = {
     'cifar_resnet': {'dims': [4, 8, 16], 'depths': [1, 1, 1]},
     'cifar_wide_resnet': {'dims': [4, 8, 16], 'depths': [1, 1, 1]},
     'densenet': {'growth_rate': 4, 'depths': [1, 1], 'stem_width': 8},
+    'act_efficientnet': {'widths': [8, 8, 8, 8, 8, 16, 16], 'depths': [1] * 7, 'stem_width': 8,
+                         'head_width': 16},
 }
 REDUCED_INPUT = {'swin': 64, 'posmlp': 64}
 

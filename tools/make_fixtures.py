@@ -151,6 +151,22 @@ def builders(args) -> Dict[str, Tuple[Callable[[], torch.nn.Module], str, dict]]
         'densenet_imagenet',
         {'densenet': {'model_id': 0, 'layout': 'imagenet', 'growth_rate': 4, 'depths': [1, 2],
                       'stem_width': 8}})
+    # timm's efficientnet_b0 classes (DepthwiseSeparableConv, InvertedResidual with SE, skips)
+    # on a narrow arch: one block per stage but two in stage 2.
+    from timm.models import efficientnet  # pylint: disable=g-import-not-at-top
+    from timm.models._efficientnet_builder import decode_arch_def  # pylint: disable=g-import-not-at-top
+    arch = [['ds_r1_k3_s1_e1_c8_se0.25'], ['ir_r2_k3_s2_e6_c8_se0.25'],
+            ['ir_r1_k5_s2_e6_c8_se0.25'], ['ir_r1_k3_s2_e6_c16_se0.25'],
+            ['ir_r1_k5_s1_e6_c16_se0.25'], ['ir_r1_k5_s2_e6_c24_se0.25'],
+            ['ir_r1_k3_s1_e6_c24_se0.25']]
+    out['efficientnet'] = (
+        lambda: efficientnet.EfficientNet(block_args=decode_arch_def(arch), num_features=32,
+                                          stem_size=8, num_classes=CLASSES,
+                                          act_layer=torch.nn.SiLU),
+        'act_efficientnet_imagenet',
+        {'act_efficientnet': {'model_id': 'b0', 'widths': [8, 8, 8, 16, 16, 24, 24],
+                              'depths': [1, 2, 1, 1, 1, 1, 1], 'stem_width': 8,
+                              'head_width': 32}})
     del timm
     if args.golu_dir:
         golu = _golu_small_poc(args.golu_dir)

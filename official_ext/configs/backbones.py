@@ -195,6 +195,29 @@ class DenseNet(hyperparams.Config):
 
 
 @dataclasses.dataclass
+class ActEfficientNet(hyperparams.Config):
+    """timm's EfficientNet: model_id b0 (`act_` because Model Garden has `efficientnet`).
+
+    Attributes:
+      widths / depths: per-stage output widths and repeats replacing the model_id's (tests).
+      stem_width / head_width: 0 = the model_id's (32 / 1280).
+      drop_path_rate: None = 0.2 (GoLU's `--drop-connect 0.2`), timm's rate·i/n per block.
+      activation: every SiLU of timm's network (Swish = SiLU is the reference); the
+        squeeze-excitation gate stays a sigmoid.
+    """
+    model_id: str = 'b0'
+    widths: List[int] = dataclasses.field(default_factory=list)
+    depths: List[int] = dataclasses.field(default_factory=list)
+    stem_width: int = 0
+    head_width: int = 0
+    drop_path_rate: Optional[float] = None
+    norm_momentum: float = 0.9
+    norm_epsilon: float = 1e-5
+    activation: Activation = dataclasses.field(
+        default_factory=lambda: default_activation('swish'))
+
+
+@dataclasses.dataclass
 class Backbone(mg_backbones.Backbone):
     """Model Garden's backbone one-of plus convnext, hornet, swin, act_resnet and posmlp."""
     convnext: ConvNeXt = dataclasses.field(default_factory=ConvNeXt)
@@ -205,3 +228,4 @@ class Backbone(mg_backbones.Backbone):
     cifar_resnet: CifarResNet = dataclasses.field(default_factory=CifarResNet)
     cifar_wide_resnet: CifarWideResNet = dataclasses.field(default_factory=CifarWideResNet)
     densenet: DenseNet = dataclasses.field(default_factory=DenseNet)
+    act_efficientnet: ActEfficientNet = dataclasses.field(default_factory=ActEfficientNet)

@@ -20,7 +20,9 @@ Sources (key names are facts about their state dicts; no code is taken from them
   `conv1` is the stem and `bn1` the head BN);
 - `densenet`: torchvision `densenet121` (`features.*`, `classifier`) and the GoLU authors' CIFAR
   DenseNet-40 (`tasks/small_poc/dense_net.py`: `dense{i}`, `trans{i}`, `bn`, `linear`), told
-  apart by their keys (`rules_for`).
+  apart by their keys (`rules_for`);
+- `act_efficientnet`: timm `efficientnet_b0` (`blocks.{stage}.{block}`, `se.conv_reduce`,
+  `conv_head`, the stem's `bn1` and the head's `bn2` at the top level).
 """
 from __future__ import annotations
 
@@ -170,10 +172,21 @@ DENSENET_CIFAR = (
     + _layer(f'{_TR}_conv', 'trans{i}.conv', t.conv) + _bn(f'{_TR}_bn', 'trans{i}.bn')
     + _bn('head_bn', 'bn') + _head('linear'))
 
+_EB = r'block(?P<s>\d+)_(?P<b>\d+)'
+_TEB = 'blocks.{s}.{b}'
+EFFICIENTNET = (
+    _layer('stem_conv', 'conv_stem', t.conv) + _bn('stem_bn', 'bn1')
+    + _layer(f'{_EB}_conv_dw', _TEB + '.conv_dw', t.depthwise, 'depthwise_kernel')
+    + _layer(f'{_EB}_conv_(?P<k>pwl?)', _TEB + '.conv_{k}', t.conv)
+    + _bn(f'{_EB}_bn(?P<k>[123])', _TEB + '.bn{k}')
+    + _layer(f'{_EB}_se_conv_(?P<k>reduce|expand)', _TEB + '.se.conv_{k}', t.conv)
+    + _layer('head_conv', 'conv_head', t.conv) + _bn('head_bn', 'bn2')
+    + _head('classifier'))
+
 RULES: Dict[str, List[Rule]] = {
     'convnext': CONVNEXT, 'swin': SWIN, 'act_resnet': RESNET, 'hornet': HORNET,
     'posmlp': POSMLP, 'cifar_resnet': CIFAR_RESNET, 'cifar_wide_resnet': CIFAR_WIDE_RESNET,
-    'densenet': DENSENET, 'densenet_cifar': DENSENET_CIFAR,
+    'densenet': DENSENET, 'densenet_cifar': DENSENET_CIFAR, 'act_efficientnet': EFFICIENTNET,
 }
 
 
