@@ -1,7 +1,9 @@
 """Backbones with pluggable activations; importing this package registers every builder.
 
-Families: `convnext`, `hornet`, `swin`, `act_resnet` (torchvision-layout ResNet) and `posmlp`,
-each registered with Model Garden's `factory.register_backbone_builder`.
+Families: `convnext`, `hornet`, `swin`, `act_resnet` (torchvision-layout ResNet, Wide ResNets by
+`width_multiplier`), `posmlp`, and GoLU's networks `cifar_resnet`, `cifar_wide_resnet`,
+`densenet` (DenseNet-121 and the CIFAR DenseNet-40) and `act_efficientnet` (timm's
+EfficientNet-B0), each registered with Model Garden's `factory.register_backbone_builder`.
 """
 from models import cifar_resnet  # noqa: F401
 from models import common  # noqa: F401

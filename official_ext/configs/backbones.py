@@ -1,7 +1,8 @@
 """Backbone configs: Model Garden's `Backbone` one-of extended with this project's families.
 
 Model Garden's one-of cannot be extended in place, so (as `projects/maxvit` does) a subclass adds
-one field per new type: `convnext`, `hornet`, `swin`, `act_resnet`, `posmlp`. Each family config
+one field per new type: `convnext`, `hornet`, `swin`, `act_resnet`, `posmlp`, `cifar_resnet`,
+`cifar_wide_resnet`, `densenet`, `act_efficientnet`. Each family config
 has `model_id`, optional explicit `dims`/`depths` (they replace the model_id's, so a tiny test
 network is a config, not a code path), `drop_path_rate` (None = the paper's rate for the
 model_id, 0 for custom sizes) and `activation`, an `activations.Activation` one-of whose default
@@ -219,7 +220,7 @@ class ActEfficientNet(hyperparams.Config):
 
 @dataclasses.dataclass
 class Backbone(mg_backbones.Backbone):
-    """Model Garden's backbone one-of plus convnext, hornet, swin, act_resnet and posmlp."""
+    """Model Garden's backbone one-of plus this project's families (see the module docstring)."""
     convnext: ConvNeXt = dataclasses.field(default_factory=ConvNeXt)
     hornet: HorNet = dataclasses.field(default_factory=HorNet)
     swin: Swin = dataclasses.field(default_factory=Swin)
