@@ -34,7 +34,7 @@ TINY = {
                'mlp_ratios': [4.0, 2.0]},
     'cifar_resnet': {'model_id': 0, 'dims': [4, 8], 'depths': [1, 1]},
     'cifar_wide_resnet': {'model_id': '', 'dims': [4, 8], 'depths': [1, 1]},
-    'act_efficientnet': {'widths': [8, 8, 8, 8, 8, 16, 16], 'depths': [1, 2, 1, 1, 1, 1, 1],
+    'act_efficientnet': {'widths': [8, 8, 8, 8, 8, 16, 16], 'depths': [1] * 7,
                          'stem_width': 8, 'head_width': 16},
 }
 # Four-stage tiny variants for the output-shape tests (strides 4, 8, 16, 32).

@@ -20,7 +20,7 @@ import backbone_testlib as bt
 import layers
 from layers import base as act_base
 
-REFERENCE = {121: (7_978_856, 120, 1, 224, 1000), 40: (176_122, 39, 0, 32, 10)}
+REFERENCE = {121: (7_978_856, 120, 1, 224, 1000)}   # DenseNet-40: test_param_counts_cifar.py
 TINY = {'model_id': 0, 'growth_rate': 4, 'depths': [1, 2], 'stem_width': 8}
 
 

@@ -56,7 +56,7 @@ def test_jit_train_step():
 
 def test_drop_path_follows_timm_block_index():
     """timm: rate x i / n for block i of n (the tiny variant has 8 blocks; rate 0.2)."""
-    model = bt.build_tiny('act_efficientnet', drop_path_rate=0.2)
+    model = bt.build_tiny('act_efficientnet', drop_path_rate=0.2, depths=[1, 2, 1, 1, 1, 1, 1])
     rates = {l.name: l._drop_rate for l in model.backbone.layers  # pylint: disable=protected-access
              if l.name.endswith('_drop_path')}
     # Residual blocks (stride 1, equal widths) of the tiny variant and their index i:
