@@ -11,7 +11,10 @@ defaults to BatchNorm momentum 0.99 / eps 1e-3. This module reproduces torchvisi
 - projection shortcut (1×1 stride conv → BN) only where the shape changes;
 - optional stochastic depth on each residual branch (`drop_path_rate`, linear schedule; 0 =
   torchvision, the default);
-- conv kernels He-normal with fan_out (torchvision's kaiming_normal_(mode='fan_out')), BN γ=1, β=0.
+- conv kernels He-normal with fan_out (torchvision's kaiming_normal_(mode='fan_out')), BN γ=1, β=0;
+- `width_multiplier` widens the bottleneck's inner 1×1 and 3×3 convs (not its 4× output):
+  torchvision's Wide ResNets (`wide_resnet50_2`: model_id 50, width_multiplier 2, i.e.
+  width_per_group 128), 68,883,240 parameters.
 
 The ACON authors' ResNet (nmaac/acon, ResNet_ACON/resnet_acon.py and
 ResNet_MetaACON/resnet_metaacon.py), which their ImageNet numbers were measured on, differs in two
@@ -39,7 +42,7 @@ backbone returns the stage maps '2'..'5' and the stock head pools the last one.
 from __future__ import annotations
 
 import math
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import tensorflow as tf
 import tf_keras
@@ -64,8 +67,16 @@ class _ResNetBuilder:
 
     def __init__(self, acts: common.StageActivations, sites: str, momentum: float, eps: float,
                  sync_bn: bool, regularizer: Optional[tf_keras.regularizers.Regularizer],
-                 stride_in_1x1: bool = False, conv_bias: bool = False):
+                 stride_in_1x1: bool = False, conv_bias: bool = False,
+                 width_multiplier: int = 1,
+                 kernel_initializer: Optional[Callable[[], Any]] = None):
         self.acts, self.sites = acts, sites
+        self.width_multiplier = width_multiplier
+        # A factory (a fresh initializer per conv: one shared unseeded instance would give
+        # equal-shaped kernels identical values); torchvision's kaiming_normal_(mode='fan_out')
+        # unless a family passes its own.
+        self.kernel_initializer = kernel_initializer or (
+            lambda: tf_keras.initializers.VarianceScaling(2.0, 'fan_out', 'untruncated_normal'))
         self.momentum, self.eps, self.sync_bn = momentum, eps, sync_bn
         self.regularizer = regularizer
         self.stride_in_1x1, self.conv_bias = stride_in_1x1, conv_bias
@@ -80,8 +91,7 @@ class _ResNetBuilder:
         bound = 1.0 / math.sqrt(kernel * kernel * int(x.shape[-1]))  # PyTorch's conv bias init
         return tf_keras.layers.Conv2D(
             filters, kernel, strides=stride, padding=padding, use_bias=self.conv_bias,
-            kernel_initializer=tf_keras.initializers.VarianceScaling(2.0, 'fan_out',
-                                                                     'untruncated_normal'),
+            kernel_initializer=self.kernel_initializer(),
             bias_initializer=tf_keras.initializers.RandomUniform(-bound, bound),
             kernel_regularizer=self.regularizer, name=name)(x)
 
@@ -118,9 +128,10 @@ class _ResNetBuilder:
                    drop_path: float = 0.0) -> tf.Tensor:
         sc = self.shortcut(x, 4 * filters, stride, name)
         stride1, stride3 = (stride, 1) if self.stride_in_1x1 else (1, stride)
-        y = self.bn(self.conv(x, filters, 1, stride1, f'{name}_conv1'), f'{name}_bn1')
+        inner = filters * self.width_multiplier
+        y = self.bn(self.conv(x, inner, 1, stride1, f'{name}_conv1'), f'{name}_bn1')
         y = self.act(y, stage, f'{name}_act1')
-        y = self.bn(self.conv(y, filters, 3, stride3, f'{name}_conv2'), f'{name}_bn2')
+        y = self.bn(self.conv(y, inner, 3, stride3, f'{name}_conv2'), f'{name}_bn2')
         y = self.act(y, stage, f'{name}_act2', primary=True)
         y = self.bn(self.conv(y, 4 * filters, 1, 1, f'{name}_conv3'), f'{name}_bn3')
         y = common.drop_path(drop_path, name=f'{name}_drop_path')(y)
@@ -134,7 +145,7 @@ class ActResNet(common.BackboneModel):
     def __init__(self, block: str, dims: Sequence[int], depths: Sequence[int], activation: Any,
                  activation_sites: str = 'all', stem_width: int = 64, drop_path_rate: float = 0.0,
                  norm_momentum: float = 0.9, norm_epsilon: float = 1e-5, use_sync_bn: bool = False,
-                 stride_in_1x1: bool = False, conv_bias: bool = False,
+                 stride_in_1x1: bool = False, conv_bias: bool = False, width_multiplier: int = 1,
                  input_specs: tf_keras.layers.InputSpec = tf_keras.layers.InputSpec(
                      shape=[None, None, None, 3]),
                  kernel_regularizer: Optional[tf_keras.regularizers.Regularizer] = None,
@@ -144,10 +155,16 @@ class ActResNet(common.BackboneModel):
                              f'use one of {list(SITES)}.')
         if block not in ('basic', 'bottleneck'):
             raise ValueError(f"act_resnet: unknown block {block!r}; use 'basic' or 'bottleneck'.")
+        if int(width_multiplier) != width_multiplier or width_multiplier < 1:
+            raise ValueError(f'act_resnet: width_multiplier must be an integer >= 1, got '
+                             f'{width_multiplier!r}; use 2 for WideResNet-50-2.')
+        if block == 'basic' and width_multiplier != 1:
+            raise ValueError('act_resnet: width_multiplier widens bottleneck blocks only (as in '
+                             'torchvision); use model_id 50/101/152 or width_multiplier: 1.')
         acts = common.StageActivations(activation, len(depths))
         rates = common.drop_path_rates(drop_path_rate, depths)
         b = _ResNetBuilder(acts, activation_sites, norm_momentum, norm_epsilon, use_sync_bn,
-                           kernel_regularizer, stride_in_1x1, conv_bias)
+                           kernel_regularizer, stride_in_1x1, conv_bias, int(width_multiplier))
         inputs = tf_keras.Input(shape=input_specs.shape[1:])
         x = b.bn(b.conv(inputs, stem_width, 7, 2, 'stem_conv'), 'stem_bn')
         x = b.act(x, 0, 'stem_act')
@@ -163,7 +180,7 @@ class ActResNet(common.BackboneModel):
         endpoints = common.stage_outputs_dict(features)
         config = {'block': block, 'dims': list(dims), 'depths': list(depths),
                   'activation_sites': activation_sites, 'stride_in_1x1': stride_in_1x1,
-                  'conv_bias': conv_bias}
+                  'conv_bias': conv_bias, 'width_multiplier': int(width_multiplier)}
         super().__init__(inputs, endpoints, config, **kwargs)
 
 
@@ -197,5 +214,6 @@ def build_act_resnet(input_specs: tf_keras.layers.InputSpec, backbone_config: An
     sync = bool(getattr(norm_activation_config, 'use_sync_bn', False))
     return ActResNet(block, dims, depths, cfg.activation, cfg.activation_sites, cfg.stem_width,
                      float(cfg.drop_path_rate or 0.0), cfg.norm_momentum, cfg.norm_epsilon, sync,
-                     bool(cfg.stride_in_1x1), bool(cfg.conv_bias), input_specs=input_specs,
+                     bool(cfg.stride_in_1x1), bool(cfg.conv_bias), cfg.width_multiplier,
+                     input_specs=input_specs,
                      kernel_regularizer=l2_regularizer, name='act_resnet')

@@ -14,6 +14,14 @@ objects and can be written in YAML:
   bias, so `build_classification_model` below also draws the bias from U(±1/√fan_in) when this
   name is in effect.
 
+The GoLU authors' CIFAR networks re-initialise their Linear: `kaiming_normal` (He-normal, fan_in,
+untruncated; bias left at PyTorch's default U(±1/√fan_in), drawn here as for `torch_linear`)
+for the CIFAR ResNets, `xavier_uniform_relu` (xavier_uniform with gain √2, zero bias) for
+WideResNet-28-2.
+
+timm's EfficientNet (`_init_weight_goog`) draws its classifier from U(±1/√fan_out), zero bias:
+`uniform_fan_out`.
+
 `task.model.kernel_initializer: ''` (this project's default) means "the family's paper init"
 (`FAMILY_DEFAULTS`); any other value, e.g. `random_uniform`, is passed to the head unchanged.
 """
@@ -32,6 +40,11 @@ from models import common
 
 TRUNC_NORMAL = 'trunc_normal'
 TORCH_LINEAR = 'torch_linear'
+KAIMING_NORMAL = 'kaiming_normal'
+XAVIER_UNIFORM_RELU = 'xavier_uniform_relu'
+UNIFORM_FAN_OUT = 'uniform_fan_out'
+# Heads whose bias PyTorch leaves at its default U(±1/√fan_in) (the stock head's is zero).
+TORCH_BIAS = (TORCH_LINEAR, KAIMING_NORMAL)
 # The head init of each family's reference network; other (Model Garden) backbones keep the
 # stock `random_uniform`.
 FAMILY_DEFAULTS = {
@@ -40,7 +53,13 @@ FAMILY_DEFAULTS = {
     # torchvision's ViT zeroes its head (the ImageNet b16/b32 references); the timm ViT-Ti
     # config sets trunc_normal explicitly.
     'act_vit': 'zeros', 'tiny_vit': TRUNC_NORMAL,
+    'cifar_resnet': KAIMING_NORMAL, 'cifar_wide_resnet': XAVIER_UNIFORM_RELU,
+    # torchvision's DenseNet keeps the default Linear kernel (its bias is zeroed there, drawn
+    # U(±1/√fan_in) here: the one difference of the head's init).
+    'densenet': TORCH_LINEAR, 'act_efficientnet': UNIFORM_FAN_OUT,
 }
+# Where one family holds networks of different authors: (family, model_id) → init.
+MODEL_DEFAULTS = {('densenet', '40'): KAIMING_NORMAL}
 STOCK_DEFAULT = 'random_uniform'
 
 
@@ -64,8 +83,44 @@ class TorchLinear(tf_keras.initializers.Initializer):
         return {}
 
 
+class KaimingNormal(tf_keras.initializers.Initializer):
+    """PyTorch's `kaiming_normal_` default: N(0, 2/fan_in), untruncated."""
+
+    def __call__(self, shape: Any, dtype: Any = None, **kwargs: Any) -> tf.Tensor:
+        return tf_keras.initializers.VarianceScaling(2.0, 'fan_in', 'untruncated_normal')(
+            shape, dtype=dtype or tf.float32)
+
+    def get_config(self) -> dict:
+        return {}
+
+
+class XavierUniformRelu(tf_keras.initializers.Initializer):
+    """PyTorch's `xavier_uniform_(gain=√2)`: U(±√(12/(fan_in+fan_out)))."""
+
+    def __call__(self, shape: Any, dtype: Any = None, **kwargs: Any) -> tf.Tensor:
+        return tf_keras.initializers.VarianceScaling(2.0, 'fan_avg', 'uniform')(
+            shape, dtype=dtype or tf.float32)
+
+    def get_config(self) -> dict:
+        return {}
+
+
+class UniformFanOut(tf_keras.initializers.Initializer):
+    """timm's EfficientNet classifier init: U(±1/√fan_out)."""
+
+    def __call__(self, shape: Any, dtype: Any = None, **kwargs: Any) -> tf.Tensor:
+        return tf_keras.initializers.VarianceScaling(1.0 / 3.0, 'fan_out', 'uniform')(
+            shape, dtype=dtype or tf.float32)
+
+    def get_config(self) -> dict:
+        return {}
+
+
 tf_keras.utils.get_custom_objects().update({TRUNC_NORMAL: TruncNormal002,
-                                            TORCH_LINEAR: TorchLinear})
+                                            TORCH_LINEAR: TorchLinear,
+                                            KAIMING_NORMAL: KaimingNormal,
+                                            XAVIER_UNIFORM_RELU: XavierUniformRelu,
+                                            UNIFORM_FAN_OUT: UniformFanOut})
 
 
 def resolve(model_config: Any) -> str:
@@ -73,7 +128,10 @@ def resolve(model_config: Any) -> str:
     name = str(model_config.kernel_initializer or '')
     if name:
         return name
-    return FAMILY_DEFAULTS.get(str(model_config.backbone.type), STOCK_DEFAULT)
+    family = str(model_config.backbone.type)
+    model_id = getattr(model_config.backbone.get(), 'model_id', None) if family else None
+    return MODEL_DEFAULTS.get((family, str(model_id)),
+                              FAMILY_DEFAULTS.get(family, STOCK_DEFAULT))
 
 
 def classifier(model: tf_keras.Model) -> Optional[tf_keras.layers.Dense]:
@@ -101,7 +159,7 @@ def build_classification_model(input_specs: tf_keras.layers.InputSpec, model_con
         input_specs=input_specs, model_config=model_config.replace(kernel_initializer=name),
         l2_regularizer=l2_regularizer)
     dense = classifier(model)
-    if name == TORCH_LINEAR and dense is not None:
+    if name in TORCH_BIAS and dense is not None:
         bound = 1.0 / math.sqrt(int(dense.kernel.shape[0]))
         dense.bias.assign(tf.random.uniform(dense.bias.shape, -bound, bound, dense.bias.dtype))
     return model

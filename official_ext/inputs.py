@@ -9,6 +9,12 @@ ConvNeXt/Swin/HorNet recipes rely on, so this module supplies them and the task 
   clipped to [0, 10] per applied op, as timm does.
 - `crop_area_range` of the data config is never handed to the parser (the stock parser always
   crops with area 0.08..1).
+- No pad-and-crop: the CIFAR recipes' `RandomCrop(32, padding=4)` (zero padding, then a random
+  crop of the original size) is `crop_padding` here, used with `aug_crop: false` in place of
+  the inception-style crop.
+- tfds images are re-encoded as JPEG by Model Garden's tfds decoder (quality 100, but with
+  chroma subsampling: CIFAR's 32×32 pixels change visibly). `TfdsDecoder` encodes them as PNG,
+  which decodes to the dataset's exact pixels in both pipelines.
 - Labels are not range-checked: a label equal to `num_classes` (e.g. 1-based ImageNet records
   with `num_classes: 1000`) one-hot encodes to an all-zero row and trains silently on it.
   `Parser` stops the input pipeline with an error that names the cause and the fix.
@@ -84,11 +90,30 @@ class NoisyRandAugment(augment.RandAugment):
         return tf.cast(image, input_dtype)
 
 
-class Parser(classification_input.Parser):
-    """The stock classification parser plus magnitude noise and a label range check."""
+class TfdsDecoder:
+    """A tfds classification example → the record fields the parsers read, pixels unchanged.
 
-    def __init__(self, *, check_labels: bool = True, **kwargs):
+    Same keys as Model Garden's `tfds_classification_decoders.ClassificationDecorder`
+    ('image/encoded', 'image/class/label'), but lossless PNG instead of JPEG.
+    """
+
+    def decode(self, example: dict) -> dict:
+        return {'image/encoded': tf.io.encode_png(example['image']),
+                'image/class/label': example['label']}
+
+
+class Parser(classification_input.Parser):
+    """The stock classification parser plus magnitude noise, pad-and-crop and a label check."""
+
+    def __init__(self, *, check_labels: bool = True, crop_padding: int = 0, **kwargs):
         super().__init__(**kwargs)
+        if int(crop_padding) != crop_padding or crop_padding < 0:
+            raise ValueError(f'train_data.crop_padding must be an integer >= 0, got '
+                             f'{crop_padding!r}; the CIFAR recipes use 4.')
+        if crop_padding and kwargs.get('aug_crop', True):
+            raise ValueError('train_data.crop_padding replaces the inception-style random crop; '
+                             'set train_data.aug_crop: false with it (as the CIFAR recipes do).')
+        self._crop_padding = int(crop_padding)
         aug_type = kwargs.get('aug_type')
         if aug_type is not None and aug_type.type == 'randaug':
             cfg = aug_type.randaug
@@ -111,6 +136,20 @@ class Parser(classification_input.Parser):
         ok = tf.logical_and(label >= 0, label < num_classes)
         with tf.control_dependencies([tf.debugging.Assert(ok, [message, label])]):
             return tf.identity(label)
+
+    def _parse_train_image(self, decoded_tensors):
+        """Zero-pads by `crop_padding` and crops back at random before the stock steps."""
+        if not self._crop_padding:
+            return super()._parse_train_image(decoded_tensors)
+        image = decoded_tensors[self._image_field_key]
+        if image.dtype == tf.string:
+            image = tf.io.decode_image(image, channels=3, expand_animations=False)
+        shape = tf.shape(image)
+        p = self._crop_padding
+        padded = tf.pad(image, [[p, p], [p, p], [0, 0]])
+        image = tf.image.random_crop(padded, tf.stack([shape[0], shape[1], 3]))
+        image.set_shape([None, None, 3])
+        return super()._parse_train_image({**decoded_tensors, self._image_field_key: image})
 
     def _parse_train_data(self, decoded_tensors):
         image, label = super()._parse_train_data(decoded_tensors)

@@ -23,7 +23,23 @@ from official_ext import schedule
 from official_ext import validate
 from official_ext.configs import experiments as exp
 
-EVAL_BATCH = 1000  # 50 steps cover ImageNet's 50,000 validation images exactly.
+EVAL_BATCH = 1000  # 50 steps cover ImageNet's 50,000 validation images exactly (CIFAR: 10).
+
+# Where a recipe's data comes from: ImageNet-1k TFRecords (paths the user sets), or CIFAR-10
+# through tfds (Model Garden's tfds_name / tfds_split keys; official_ext/inputs.TfdsDecoder keeps
+# its pixels exact). The test split is CIFAR's evaluation set, as in the authors' code.
+DATASETS: Dict[str, dict] = {
+    'imagenet': {
+        'num_classes': 1000,
+        'train': {'input_path': exp.IMAGENET_TRAIN_PATH,
+                  'num_examples': exp.IMAGENET_TRAIN_EXAMPLES},
+        'validation': {'input_path': exp.IMAGENET_VAL_PATH,
+                       'num_examples': exp.IMAGENET_VAL_EXAMPLES}},
+    'cifar10': {
+        'num_classes': 10,
+        'train': {'tfds_name': 'cifar10', 'tfds_split': 'train', 'num_examples': 50000},
+        'validation': {'tfds_name': 'cifar10', 'tfds_split': 'test', 'num_examples': 10000}},
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,13 +59,16 @@ class Recipe:
     base_batch_size: int
     epochs: float = 300
     warmup_epochs: float = 20
-    schedule: str = 'cosine'              # cosine | stepwise | linear (to 0)
+    schedule: str = 'cosine'              # cosine | stepwise | linear (to 0) | exponential
+                                          # (x lr_decay_rate every lr_decay_epochs[0] epochs)
     lr_decay_epochs: Tuple[float, ...] = ()
     lr_decay_rate: float = 0.1            # stepwise factor
+    lr_decay_factors: Tuple[float, ...] = ()   # per-boundary factors (overrides lr_decay_rate)
     min_learning_rate: float = 1e-6
     warmup_learning_rate: float = 0.0
     scale_lr_ends: bool = False
-    optimizer: str = 'adamw'              # adamw | sgd
+    optimizer: str = 'adamw'              # adamw | sgd | rmsprop (TF-style, timm's rmsproptf)
+    nesterov: bool = False                # SGD
     weight_decay: float = 0.05            # AdamW decoupled decay (1-D weights excluded)
     epsilon: float = 1e-8
     global_clipnorm: Optional[float] = None
@@ -58,6 +77,7 @@ class Recipe:
     ema_decay: Optional[float] = 0.9999
     label_smoothing: float = 0.1
     randaug: Optional[Tuple[int, int, float]] = (2, 9, 0.5)   # layers, magnitude, mstd
+    randaug_increasing: bool = True       # timm's `inc1` op set
     mixup_alpha: float = 0.8
     cutmix_alpha: float = 1.0
     erasing_prob: float = 0.25
@@ -71,6 +91,10 @@ class Recipe:
     repeated_augment: Optional[int] = None   # copies of each image per epoch (RASampler)
     # Weight-decay exclusion regexes (None: exp.NO_WEIGHT_DECAY, every 1-D weight).
     no_weight_decay: Optional[Tuple[str, ...]] = None
+    dataset: str = 'imagenet'             # a key of DATASETS
+    image_size: int = 224
+    crop_padding: int = 0                 # CIFAR's pad-and-crop (replaces the inception crop)
+    precision: str = 'bfloat16'           # runtime.mixed_precision_dtype
 
     @property
     def effective_batch(self) -> int:
@@ -100,11 +124,22 @@ _VIT = dict(family='act_vit', source=_TV_VIT, base_learning_rate=3e-3, base_batc
             autoaugment='reduced_imagenet', mixup_alpha=0.2, cutmix_alpha=1.0, erasing_prob=0.0,
             resize='bilinear', pipeline='model_garden', repeated_augment=3,
             no_weight_decay=ACTIVATION_PARAMETERS)
+_GOLU_TIMM = ('automl/GoLU README EfficientNet-B0 command (tasks/image_classification/'
+              'timm_training_script.py, timm train.py defaults)')
+_GOLU_CIFAR = 'automl/GoLU tasks/small_poc/main.py (python -m tasks.small_poc.main), README'
+_TV_NESTEROV = ('automl/GoLU README WideResNet-50-2 / DenseNet-121 command (--opt sgd_nesterov '
+                '--sync-bn) + tasks/image_classification/train.py defaults')
+
 _RESNET = dict(family='act_resnet', model_id=50, micro_batch=256, accumulation_steps=1,
                base_learning_rate=0.1, base_batch_size=256, warmup_epochs=0, optimizer='sgd',
                weight_decay=0.0, min_learning_rate=0.0, ema_decay=None, label_smoothing=0.0,
                randaug=None, mixup_alpha=0.0, cutmix_alpha=0.0, erasing_prob=0.0,
                resize='bilinear', pipeline='model_garden')
+_CIFAR = dict(warmup_epochs=0, schedule='stepwise', optimizer='sgd', weight_decay=0.0,
+              min_learning_rate=0.0, ema_decay=None, label_smoothing=0.0, randaug=None,
+              mixup_alpha=0.0, cutmix_alpha=0.0, erasing_prob=0.0, resize='bilinear',
+              pipeline='model_garden', sync_bn=True, dataset='cifar10', image_size=32,
+              crop_padding=4, precision='float32')
 _POSMLP_COMMON = dict(family='posmlp', source=_POSMLP, accumulation_steps=1, warmup_epochs=10,
                       min_learning_rate=1e-6, warmup_learning_rate=1e-5, weight_decay=0.067,
                       epsilon=1e-5, global_clipnorm=1.0, ema_decay=0.99992, randaug=(3, 6, 1.0),
@@ -162,6 +197,37 @@ RECIPES: Dict[str, Recipe] = {r.name: r for r in (
     # AdamW wd 0.05 (not on 1-D weights, biases, attention biases), clip 5.0, no EMA.
     Recipe('tiny_vit', 'tiny_vit', '21m', _TINY_VIT, 512, 2, 5e-4, 512, min_learning_rate=5e-6,
            warmup_learning_rate=5e-7, scale_lr_ends=True, global_clipnorm=5.0, ema_decay=None),
+    # GoLU's WideResNet-50-2 / DenseNet-121: the same with Nesterov momentum (sgd_nesterov).
+    Recipe('torchvision_nesterov', source=_TV_NESTEROV, epochs=90, schedule='stepwise',
+           lr_decay_epochs=(30, 60), l2_all=1e-4, sync_bn=True, nesterov=True, **_RESNET),
+    # GoLU's CIFAR-10 nets (small_poc/main.py): one GPU, SGD momentum 0.9, weight decay on every
+    # parameter, flip + RandomCrop(32, padding=4), ImageNet mean/std, float32, no warm-up. Their
+    # loop multiplies the lr at the START of 1-based epoch m in `milestones`, i.e. after m - 1
+    # epochs: ResNets 0.1 x0.1 at 81, 122 of 164 (ResNet-110: 0.01, x10 at 2 = one warm-up
+    # epoch); WRN-28-2 Nesterov 0.1 x0.2 at 60, 120, 160 of 200, wd 5e-4; DenseNet-40 Nesterov
+    # batch 64, 0.1 x0.1 at 150, 225 of 300. SyncBN: BatchNorm over the whole batch, as on
+    # their single GPU.
+    Recipe('golu_cifar_resnet', 'cifar_resnet', 20, _GOLU_CIFAR, 128, 1, 0.1, 128, epochs=164,
+           lr_decay_epochs=(80, 121), l2_all=1e-4, **_CIFAR),
+    Recipe('golu_cifar_resnet110', 'cifar_resnet', 110, _GOLU_CIFAR, 128, 1, 0.01, 128,
+           epochs=164, lr_decay_epochs=(1, 80, 121), lr_decay_factors=(10.0, 0.1, 0.1),
+           l2_all=1e-4, **_CIFAR),
+    Recipe('golu_cifar_wide_resnet', 'cifar_wide_resnet', '28-2', _GOLU_CIFAR, 128, 1, 0.1, 128,
+           epochs=200, lr_decay_epochs=(59, 119, 159), lr_decay_rate=0.2, l2_all=5e-4,
+           nesterov=True, **_CIFAR),
+    # GoLU's EfficientNet-B0 (timm): 4 GPUs x 384 = 1536, lr 0.048, RMSpropTF (eps 1e-3,
+    # alpha 0.9, momentum 0.9), step decay x0.97 every 2.4 epochs, 450 epochs, 5 warm-up epochs
+    # from 1e-6, wd 1e-5 (timm skips 1-D weights), dropout 0.2, drop connect 0.2 (the
+    # backbone's default), EMA 0.9999, rand-m9-mstd0.5 (no inc1), reprob 0.2 pixel,
+    # smoothing 0.1, no mixup/cutmix.
+    Recipe('golu_efficientnet', 'act_efficientnet', 'b0', _GOLU_TIMM, 1536, 1, 0.048, 1536,
+           epochs=450, warmup_epochs=5, schedule='exponential', lr_decay_epochs=(2.4,),
+           lr_decay_rate=0.97, warmup_learning_rate=1e-6, optimizer='rmsprop',
+           weight_decay=0.0, epsilon=1e-3, l2_kernels=1e-5, ema_decay=0.9999,
+           randaug=(2, 9, 0.5), randaug_increasing=False, mixup_alpha=0.0, cutmix_alpha=0.0,
+           erasing_prob=0.2, head_dropout=0.2),
+    Recipe('golu_cifar_densenet40', 'densenet', 40, _GOLU_CIFAR, 64, 1, 0.1, 64, epochs=300,
+           lr_decay_epochs=(149, 224), l2_all=1e-4, nesterov=True, **_CIFAR),
 )}
 
 # The recipe a backbone family trains with when `trainer.recipe` is empty: (family, model_id).
@@ -172,6 +238,10 @@ FAMILY_RECIPES: Dict[Tuple[str, object], str] = {
     ('act_resnet', None): 'torchvision_resnet',
     ('act_vit', None): 'torchvision_vit_b16', ('act_vit', 'b32'): 'torchvision_vit_b32',
     ('act_vit', 'ti16'): 'timm_vit_cifar10', ('tiny_vit', None): 'tiny_vit',
+    ('cifar_resnet', None): 'golu_cifar_resnet', ('cifar_resnet', 110): 'golu_cifar_resnet110',
+    ('cifar_wide_resnet', None): 'golu_cifar_wide_resnet',
+    ('densenet', None): 'torchvision_nesterov', ('densenet', 40): 'golu_cifar_densenet40',
+    ('act_efficientnet', None): 'golu_efficientnet',
 }
 
 
@@ -190,12 +260,15 @@ def get(name: str) -> Recipe:
 
 def _input(r: Recipe) -> dict:
     """The recipe's input: timm's pipeline for the transformer-era recipes, stock for ResNets."""
+    data = DATASETS[r.dataset]
+    dtype = 'bfloat16' if r.precision == 'bfloat16' else 'float32'
     train = {
-        'input_path': exp.IMAGENET_TRAIN_PATH, 'is_training': True, 'pipeline': r.pipeline,
-        'num_examples': exp.IMAGENET_TRAIN_EXAMPLES, 'global_batch_size': r.micro_batch,
-        'dtype': 'bfloat16', 'tf_resize_method': r.resize, 'crop_area_range': [0.08, 1.0],
-        'color_jitter': r.color_jitter,
+        **data['train'], 'is_training': True, 'pipeline': r.pipeline,
+        'global_batch_size': r.micro_batch, 'dtype': dtype, 'tf_resize_method': r.resize,
+        'crop_area_range': [0.08, 1.0], 'color_jitter': r.color_jitter,
     }
+    if r.crop_padding:
+        train.update({'aug_crop': False, 'crop_padding': r.crop_padding})
     if r.randaug:
         layers, magnitude, mstd = r.randaug
         train['aug_type'] = common.Augmentation(type='randaug', randaug=common.RandAugment(
@@ -208,6 +281,8 @@ def _input(r: Recipe) -> dict:
             augmentation_name=r.autoaugment, translate_const=100)).as_dict()
     if r.repeated_augment:
         train['repeated_augment'] = r.repeated_augment
+    if r.randaug and not r.randaug_increasing:
+        train['timm'] = {'increasing': False}
     if r.erasing_prob:
         train['random_erasing'] = {'probability': r.erasing_prob}
     if r.mixup_alpha or r.cutmix_alpha:
@@ -215,17 +290,21 @@ def _input(r: Recipe) -> dict:
             'mixup_alpha': r.mixup_alpha, 'cutmix_alpha': r.cutmix_alpha, 'prob': 1.0,
             'switch_prob': 0.5, 'label_smoothing': r.label_smoothing}
     validation = {
-        'input_path': exp.IMAGENET_VAL_PATH, 'is_training': False, 'pipeline': r.pipeline,
-        'num_examples': exp.IMAGENET_VAL_EXAMPLES, 'global_batch_size': EVAL_BATCH,
-        'dtype': 'bfloat16', 'tf_resize_method': r.resize, 'drop_remainder': False,
-        'center_crop_fraction': r.center_crop_fraction,
+        **data['validation'], 'is_training': False, 'pipeline': r.pipeline,
+        'global_batch_size': EVAL_BATCH, 'dtype': dtype, 'tf_resize_method': r.resize,
+        'drop_remainder': False, 'center_crop_fraction': r.center_crop_fraction,
     }
+    if r.crop_padding:   # CIFAR: the whole 32x32 image, no centre crop
+        validation['aug_crop'] = False
     return {'train_data': train, 'validation_data': validation}
 
 
 def _optimizer(r: Recipe) -> dict:
     if r.optimizer == 'sgd':
-        return {'type': 'sgd', 'sgd': {'momentum': 0.9, 'nesterov': False}}
+        return {'type': 'sgd', 'sgd': {'momentum': 0.9, 'nesterov': r.nesterov}}
+    if r.optimizer == 'rmsprop':   # TF's RMSprop: eps inside the root, as timm's rmsproptf
+        return {'type': 'rmsprop', 'rmsprop': {'rho': 0.9, 'momentum': 0.9,
+                                               'epsilon': r.epsilon, 'centered': False}}
     return {'type': 'adamw', 'adamw': {
         'weight_decay_rate': r.weight_decay,
         'exclude_from_weight_decay': list(exp.NO_WEIGHT_DECAY if r.no_weight_decay is None
@@ -241,6 +320,10 @@ def _learning_rate(r: Recipe) -> dict:
         return {'type': 'cosine', 'cosine': {'initial_learning_rate': r.base_learning_rate}}
     if r.schedule == 'stepwise':
         return {'type': 'stepwise', 'stepwise': {'boundaries': [0], 'values': [0.0, 0.0]}}
+    if r.schedule == 'exponential':
+        return {'type': 'exponential', 'exponential': {
+            'initial_learning_rate': r.base_learning_rate, 'decay_rate': r.lr_decay_rate,
+            'staircase': True}}
     return {'type': 'polynomial', 'polynomial': {
         'initial_learning_rate': r.base_learning_rate, 'end_learning_rate': 0.0, 'power': 1.0,
         'cycle': False}}
@@ -262,9 +345,10 @@ def experiment_config(name: str) -> exp.ExperimentConfig:
         optimizer_config['ema'] = {'average_decay': r.ema_decay, 'dynamic_decay': True,
                                    'trainable_weights_only': True}
     config.override({
-        'runtime': {'distribution_strategy': 'tpu', 'mixed_precision_dtype': 'bfloat16'},
+        'runtime': {'distribution_strategy': 'tpu', 'mixed_precision_dtype': r.precision},
         'task': {
-            'model': {'num_classes': 1000, 'input_size': [224, 224, 3], 'backbone': backbone,
+            'model': {'num_classes': DATASETS[r.dataset]['num_classes'],
+                      'input_size': [r.image_size, r.image_size, 3], 'backbone': backbone,
                       'dropout_rate': r.head_dropout,
                       'norm_activation': {'use_sync_bn': r.sync_bn}},
             'losses': losses,

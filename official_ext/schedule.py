@@ -20,7 +20,8 @@ from typing import Any, Dict, Iterable, Set
 INTERVALS = ('steps_per_loop', 'summary_interval', 'checkpoint_interval', 'validation_interval')
 _LR = 'trainer.optimizer_config.learning_rate'
 _WARMUP = 'trainer.optimizer_config.warmup.linear'
-_SCHEDULE_TYPES = {'cosine': 'cosine', 'stepwise': 'stepwise', 'linear': 'polynomial'}
+_SCHEDULE_TYPES = {'cosine': 'cosine', 'stepwise': 'stepwise', 'linear': 'polynomial',
+                   'exponential': 'exponential'}
 
 
 def is_free(key: str, user_keys: Iterable[str]) -> bool:
@@ -98,8 +99,21 @@ def derive(params, recipe, user_keys: Set[str]) -> Dict[str, Any]:
     elif lr_type == 'stepwise':
         epochs = list(t.lr_decay_epochs)
         _set(params, f'{key}.boundaries', [int(round(e * spe)) for e in epochs], user_keys, out)
-        _set(params, f'{key}.values',
-             [peak * recipe.lr_decay_rate ** i for i in range(len(epochs) + 1)], user_keys, out)
+        factors = list(getattr(recipe, 'lr_decay_factors', ()) or
+                       [recipe.lr_decay_rate] * len(epochs))
+        if len(factors) != len(epochs):
+            raise ValueError(f'trainer.lr_decay_epochs {epochs} needs one factor per epoch; '
+                             f'recipe {recipe.name} multiplies by {factors}: give '
+                             f'{len(factors)} epochs or set the stepwise values explicitly.')
+        values = [peak]
+        for factor in factors:
+            values.append(values[-1] * factor)
+        _set(params, f'{key}.values', values, user_keys, out)
+    elif lr_type == 'exponential':
+        # x decay_rate every lr_decay_epochs[0] epochs (timm's step scheduler, staircase).
+        period = list(t.lr_decay_epochs)[:1] or [1.0]
+        _set(params, f'{key}.initial_learning_rate', peak, user_keys, out)
+        _set(params, f'{key}.decay_steps', max(int(round(period[0] * spe)), 1), user_keys, out)
     else:
         _set(params, f'{key}.initial_learning_rate', peak, user_keys, out)
         _set(params, f'{key}.decay_steps', max(steps, 1), user_keys, out)

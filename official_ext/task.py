@@ -36,7 +36,6 @@ from official.core import task_factory
 from official.vision.dataloaders import classification_input
 from official.vision.dataloaders import input_reader
 from official.vision.dataloaders import input_reader_factory
-from official.vision.dataloaders import tfds_factory
 from official.vision.ops import augment
 from official.vision.tasks import image_classification
 
@@ -130,7 +129,7 @@ class ActClassificationTask(head_init.ClassificationTask):
                 global_batch_size=params.global_batch_size * self.accumulation_steps)
 
         if params.tfds_name:
-            decoder = tfds_factory.get_classification_decoder(params.tfds_name)
+            decoder = inputs.TfdsDecoder()   # lossless (the stock one re-encodes as JPEG)
         else:
             decoder = classification_input.Decoder(
                 image_field_key=train_cfg.image_field_key,
@@ -166,7 +165,7 @@ class ActClassificationTask(head_init.ClassificationTask):
     @staticmethod
     def _stock_parser(params, num_classes, parser_kwargs):
         """Model Garden's parser (with the fixes of official_ext.inputs) and mixup/cutmix."""
-        parser = inputs.Parser(**parser_kwargs)
+        parser = inputs.Parser(crop_padding=getattr(params, 'crop_padding', 0), **parser_kwargs)
         postprocess_fn = None
         if params.mixup_and_cutmix:
             mix = params.mixup_and_cutmix

@@ -37,6 +37,10 @@ TINY = {
     # One stage (a ViT has no stages): a TPGU spec needs one order, not the two-stage [2, 3].
     'act_vit': {'model_id': 'custom', 'patch_size': 8, 'hidden_size': 16, 'depth': 2,
                 'num_heads': 2, 'mlp_dim': 32},
+    'cifar_resnet': {'model_id': 0, 'dims': [4, 8], 'depths': [1, 1]},
+    'cifar_wide_resnet': {'model_id': '', 'dims': [4, 8], 'depths': [1, 1]},
+    'act_efficientnet': {'widths': [8, 8, 8, 8, 8, 16, 16], 'depths': [1] * 7,
+                         'stem_width': 8, 'head_width': 16},
 }
 # Four-stage tiny variants for the output-shape tests (strides 4, 8, 16, 32).
 TINY4 = {

@@ -25,9 +25,15 @@ def test_model_zoo_is_complete():
              for a in ('relu', 'swish', 'acon_c', 'meta_acon')}
     want |= {f'golu/resnet{d}_{a}' for d in (18, 34, 50)
              for a in ('relu', 'gelu', 'swish', 'mish', 'golu')}
-    golu = ('relu', 'gelu', 'swish', 'mish', 'golu')
+    golu = golu_acts = ('relu', 'gelu', 'swish', 'mish', 'golu')
     want |= {f'golu/vit_{m}_{a}' for m in ('b32', 'b16', 'ti16_cifar10') for a in golu}
     want |= {f'golu/tiny_vit_21m_{a}' for a in golu}
+    want |= {f'golu/wide_resnet50_2_{a}' for a in golu_acts}
+    want |= {f'golu/cifar10_resnet{d}_{a}' for d in (20, 32, 44, 56, 110) for a in golu_acts}
+    want |= {f'golu/cifar10_wide_resnet28_2_{a}' for a in golu_acts}
+    want |= {f'golu/densenet121_{a}' for a in golu_acts}
+    want |= {f'golu/cifar10_densenet40_{a}' for a in golu_acts}
+    want |= {f'golu/efficientnet_b0_{a}' for a in golu_acts}
     want |= {f'trainable/convnext_tiny_{a}' for a in (
         'coslu', 'delu', 'lincomb', 'normlincomb', 'relun', 'scaledsoftsign', 'shilu')}
     missing = want - names
@@ -53,7 +59,11 @@ def test_loads_and_validates(path):
     cfg = lib.load(path)
     family = cfg.task.model.backbone.type
     assert family in lib.REDUCED
-    if not path.startswith(os.path.join(lib.CONFIG_DIR, 'demo')):
+    if path.startswith(os.path.join(lib.CONFIG_DIR, 'demo')):
+        return
+    if cfg.task.train_data.tfds_name == 'cifar10':
+        check_cifar10(cfg)
+    else:
         assert cfg.task.model.num_classes == 1000
         assert cfg.task.model.input_size == [224, 224, 3]
         assert cfg.runtime.distribution_strategy == 'tpu'
@@ -64,10 +74,14 @@ def test_loads_and_validates(path):
         want = {'convnext': 4096, 'hornet': 4096, 'hornet_small': 4096, 'swin': 1024, 'posmlp_tiny': 1024,
                 'posmlp_small': 480, 'posmlp_seed004': 2048, 'acon_resnet': 256,
                 'torchvision_resnet': 256, 'torchvision_vit_b16': 4096,
-                'torchvision_vit_b32': 4096, 'timm_vit_cifar10': 32, 'tiny_vit': 1024}
+                'torchvision_vit_b32': 4096, 'timm_vit_cifar10': 32, 'tiny_vit': 1024,
+                'torchvision_nesterov': 256,
+                'golu_efficientnet': 1536}   # timm command: 4 GPUs x --batch-size 384
         assert effective == want[cfg.trainer.recipe]
         folder = os.path.basename(os.path.dirname(path))
-        expected_recipe = {'acon': 'acon_resnet', 'golu': 'torchvision_resnet'}.get(folder)
+        expected_recipe = {'acon': 'acon_resnet'}.get(folder)
+        if folder == 'golu':
+            expected_recipe = golu_recipe(path)
         if path.endswith('_seed004.yaml'):
             expected_recipe = 'posmlp_seed004'
         # GoLU's ViTs: torchvision's recipe (B/16, B/32) and timm's CIFAR-10 one (Ti/16).
@@ -83,6 +97,42 @@ def test_loads_and_validates(path):
             assert cfg.trainer.recipe.startswith(family)
 
 
+# Seed 002 (GoLU) rows: file-name prefix -> the recipe of the authors' command for that row
+# (the longest matching prefix wins).
+GOLU_RECIPES = {
+    'resnet': 'torchvision_resnet',                 # README ResNet command (--sync-bn)
+    'wide_resnet50_2': 'torchvision_nesterov',      # README: --opt sgd_nesterov --sync-bn
+    'cifar10_resnet': 'golu_cifar_resnet',          # small_poc/main.py: 0.1, x0.1 at 81, 122
+    'cifar10_resnet110': 'golu_cifar_resnet110',    # 0.01, x10 at 2, x0.1 at 81, 122
+    'cifar10_wide_resnet28_2': 'golu_cifar_wide_resnet',
+    'densenet121': 'torchvision_nesterov',          # README: --opt sgd_nesterov --sync-bn
+    'cifar10_densenet40': 'golu_cifar_densenet40',  # batch 64, Nesterov, x0.1 at 150, 225
+    'efficientnet_b0': 'golu_efficientnet',         # README timm command
+}
+# CIFAR-10 recipes: (effective batch, input side) from the authors' CIFAR code.
+CIFAR10 = {'golu_cifar_resnet': (128, 32), 'golu_cifar_resnet110': (128, 32),
+           'golu_cifar_wide_resnet': (128, 32), 'golu_cifar_densenet40': (64, 32)}
+
+
+def golu_recipe(path):
+    name = os.path.basename(path)
+    prefixes = [p for p in GOLU_RECIPES if name.startswith(p)]
+    assert prefixes, f'{name}: add its recipe to GOLU_RECIPES'
+    return GOLU_RECIPES[max(prefixes, key=len)]
+
+
+def check_cifar10(cfg):
+    """CIFAR-10 rows: 10 classes at their input size, tfds train / test, the authors' batch."""
+    batch, side = CIFAR10[cfg.trainer.recipe]
+    assert cfg.task.model.num_classes == 10
+    assert cfg.task.model.input_size == [side, side, 3]
+    assert cfg.runtime.distribution_strategy == 'tpu'
+    train, val = cfg.task.train_data, cfg.task.validation_data
+    assert (train.tfds_split, train.num_examples, train.input_path) == ('train', 50000, '')
+    assert (val.tfds_name, val.tfds_split, val.num_examples) == ('cifar10', 'test', 10000)
+    assert train.global_batch_size * cfg.trainer.accumulation_steps == batch
+
+
 def test_reference_numbers_match_the_seeds():
     """Spot checks of the header figures against the seeds' tables (typed from the seeds)."""
     def ref(name):
@@ -95,4 +145,10 @@ def test_reference_numbers_match_the_seeds():
     assert ref('golu/vit_b32_swish.yaml').startswith('72.31 +/- 2.15')
     assert ref('golu/vit_b16_golu.yaml').startswith('80.72 +/- 0.04')
     assert ref('golu/tiny_vit_21m_mish.yaml').startswith('83.01 +/- 0.02')
+    assert ref('golu/wide_resnet50_2_golu.yaml').startswith('77.37 +/- 0.03')
+    assert ref('golu/wide_resnet50_2_swish.yaml').startswith('75.41 +/- 0.03')
+    assert ref('golu/densenet121_golu.yaml').startswith('75.25 +/- 0.03')
+    assert ref('golu/densenet121_mish.yaml').startswith('72.97 +/- 0.10')
+    assert ref('golu/efficientnet_b0_gelu.yaml').startswith('76.90 +/- 0.01')
+    assert ref('golu/efficientnet_b0_golu.yaml').startswith('76.86 +/- 0.04')
     assert ref('posmlp/posmlp_small.yaml').startswith('83.0%')

@@ -51,3 +51,21 @@ def test_yaml_setting_overrides_the_family_default():
 def test_unknown_initializer_names_the_setting():
     with pytest.raises(ValueError, match='task.model.kernel_initializer'):
         _head('convnext', kernel_initializer='no_such_init')
+
+
+def test_golu_cifar_and_timm_heads_follow_their_code():
+    """The GoLU authors' CIFAR ResNet: kaiming_normal_ (std √(2/fan_in)), PyTorch default bias;
+    their WideResNet: xavier_uniform_(gain √2), bias 0; timm's EfficientNet: U(±1/√fan_out),
+    bias 0 (`_init_weight_goog`)."""
+    tf_keras.utils.set_random_seed(0)
+    kernel, bias = _head('cifar_resnet')
+    fan_in = kernel.shape[0]
+    assert abs(kernel.std() - math.sqrt(2.0 / fan_in)) < 0.06 * math.sqrt(2.0 / fan_in)
+    assert np.abs(kernel).max() > 2.2 * math.sqrt(2.0 / fan_in)   # untruncated normal
+    assert np.abs(bias).max() <= 1.0 / math.sqrt(fan_in) + 1e-7 and bias.any()
+    kernel, bias = _head('cifar_wide_resnet')
+    limit = math.sqrt(2.0) * math.sqrt(6.0 / sum(kernel.shape))
+    assert limit * 0.95 < np.abs(kernel).max() <= limit + 1e-7 and not bias.any()
+    kernel, bias = _head('act_efficientnet')
+    limit = 1.0 / math.sqrt(CLASSES)
+    assert limit * 0.95 < np.abs(kernel).max() <= limit + 1e-7 and not bias.any()

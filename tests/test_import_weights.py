@@ -56,7 +56,8 @@ def _import(meta, weights, output):
 def test_every_family_has_a_fixture():
     assert {'convnext', 'swin', 'resnet_basic', 'resnet_bottleneck', 'resnet_acon_c',
             'resnet_meta_acon', 'hornet', 'posmlp', 'vit_torchvision', 'vit_timm',
-            'tiny_vit', 'tiny_vit_timm'} <= set(NAMES)
+            'tiny_vit', 'tiny_vit_timm', 'wide_resnet_bottleneck', 'cifar_resnet',
+            'cifar_wide_resnet', 'densenet', 'densenet_cifar', 'efficientnet'} <= set(NAMES)
     size = sum(os.path.getsize(os.path.join(FIXTURES, f)) for f in os.listdir(FIXTURES))
     assert size < 5 * 2 ** 20
 
@@ -88,7 +89,8 @@ def _transposed_copy(name, tmp_path):
 
 
 @pytest.mark.parametrize('name', ['convnext', 'swin', 'resnet_bottleneck', 'posmlp',
-                                  'vit_torchvision', 'vit_timm', 'tiny_vit'])
+                                  'vit_torchvision', 'vit_timm', 'tiny_vit',
+                                  'cifar_wide_resnet', 'densenet_cifar'])
 def test_negative_control_transposed_kernel_fails(name, tmp_path):
     meta, images, ref = _fixture(name)
     weights, key = _transposed_copy(name, tmp_path)

@@ -117,3 +117,35 @@ def test_acon_configs_use_the_authors_resnet():
         backbone = lib.load(path).task.model.backbone.act_resnet
         assert backbone.stride_in_1x1 and backbone.conv_bias, path
         assert backbone.activation_sites == 'bottleneck_3x3', path
+
+
+# torchvision's wide_resnet50_2 (ResNet-50 with width_per_group 128): 68,883,240 parameters; its
+# 17 nn.ReLU modules (the stem's, and one per bottleneck that the block calls three times: after
+# conv1, conv2 and the addition) make 1 + 3 x 16 = 49 activation call sites (forward hooks in
+# torch count 49 calls), all of which GoLU's module swap replaces.
+WIDE_RESNET50_2 = (68_883_240, 49)
+
+
+@pytest.mark.slow
+def test_wide_resnet50_2_count_and_sites_equal_torchvision():
+    from layers import base as act_base  # pylint: disable=g-import-not-at-top
+    model = bt.build({'type': 'act_resnet', 'act_resnet': {
+        'model_id': 50, 'width_multiplier': 2, 'activation': {'type': 'golu'}}})
+    assert bt.trainable_count(model) == WIDE_RESNET50_2[0]
+    golu_cls = type(layers.get('golu'))
+    acts = [l for l in model.backbone.submodules
+            if isinstance(l, (act_base.ActivationLayer, tf_keras.layers.ReLU,
+                              tf_keras.layers.Activation))]
+    assert len(acts) == sum(isinstance(l, golu_cls) for l in acts) == WIDE_RESNET50_2[1]
+    tf_keras.backend.clear_session()
+
+
+def test_width_multiplier_widens_only_the_bottleneck_inner_convs():
+    model = bt.build_tiny('act_resnet', model_id=50, dims=[4, 8], depths=[1, 1],
+                          width_multiplier=2)
+    block = model.backbone
+    assert block.get_layer('stage1_block0_conv1').filters == 8
+    assert block.get_layer('stage1_block0_conv2').filters == 8
+    assert block.get_layer('stage1_block0_conv3').filters == 16
+    with pytest.raises(ValueError, match='bottleneck blocks only'):
+        bt.build_tiny('act_resnet', model_id=18, width_multiplier=2)

@@ -424,3 +424,71 @@ def test_acon_decay_reaches_every_kernel_as_get_parameters():
     want = 1e-4 * sum(float(np.sum(np.square(v.numpy()))) for v in kernels) / 2
     got = float(sum(float(l) for l in model.losses))
     assert want > 0 and got == pytest.approx(want, rel=1e-5)
+
+
+# GoLU's CIFAR-10 code (tasks/small_poc/main.py): batch 128 -> 50,000 // 128 = 390 steps per
+# epoch; its lr changes at the start of 1-based epoch m, i.e. after m - 1 epochs (81 -> 80).
+@pytest.mark.parametrize('name,values,epochs,nesterov,wd,total', [
+    ('cifar10_resnet20_relu', [0.1, 0.01, 0.001], [80, 121], False, 1e-4, 164),
+    ('cifar10_resnet110_golu', [0.01, 0.1, 0.01, 0.001], [1, 80, 121], False, 1e-4, 164),
+    ('cifar10_wide_resnet28_2_mish', [0.1, 0.02, 0.004, 0.0008], [59, 119, 159], True, 5e-4,
+     200),
+])
+def test_golu_cifar_schedules(name, values, epochs, nesterov, wd, total):
+    cfg = resolve.load('cifar_resnet_cifar10', [os.path.join(C, 'golu', name + '.yaml')])
+    stepwise = lr_of(cfg).stepwise
+    np.testing.assert_allclose(stepwise.values, values, rtol=1e-9)
+    assert list(stepwise.boundaries) == [e * 390 for e in epochs]
+    assert cfg.trainer.train_steps == total * 390
+    assert cfg.trainer.optimizer_config.optimizer.sgd.nesterov is nesterov
+    assert cfg.task.losses.l2_weight_decay_all == wd
+    assert cfg.task.losses.l2_weight_decay == 0.0
+    assert warmup_of(cfg) is None
+    assert cfg.task.train_data.crop_padding == 4 and not cfg.task.train_data.aug_crop
+
+
+def test_golu_wide_resnet50_2_is_torchvision_with_nesterov():
+    cfg = resolve.load('act_resnet_imagenet', [os.path.join(C, 'golu', 'wide_resnet50_2_relu.yaml')])
+    assert cfg.trainer.recipe == 'torchvision_nesterov'
+    assert cfg.trainer.optimizer_config.optimizer.sgd.nesterov is True
+    assert list(lr_of(cfg).stepwise.boundaries) == [30 * 5004, 60 * 5004]
+    assert cfg.task.model.norm_activation.use_sync_bn
+    assert cfg.task.losses.l2_weight_decay_all == 1e-4
+
+
+def test_decay_factors_need_one_epoch_each():
+    with pytest.raises(ValueError, match='one factor per epoch'):
+        resolve.load('cifar_resnet_cifar10', [os.path.join(C, 'golu', 'cifar10_resnet110_relu.yaml')],
+                     'trainer.lr_decay_epochs=[80, 121]')
+
+
+def test_golu_efficientnet_is_the_timm_command():
+    """GoLU's README: 4 GPUs x --batch-size 384, --lr 0.048, --opt rmsproptf --opt-eps 0.001,
+    --sched step --decay-epochs 2.4 --decay-rate 0.97, --epochs 450, warm-up 5 epochs (timm
+    default) from --warmup-lr 1e-6, --weight-decay 1e-5, --drop 0.2, --drop-connect 0.2,
+    --model-ema-decay 0.9999, --aa rand-m9-mstd0.5, --reprob 0.2 --remode pixel; 1536 ->
+    1,281,167 // 1536 = 834 steps per epoch."""
+    cfg = resolve.load('act_efficientnet_imagenet',
+                       [os.path.join(C, 'golu', 'efficientnet_b0_golu.yaml')])
+    assert cfg.trainer.recipe == 'golu_efficientnet' and effective(cfg) == 1536
+    opt = cfg.trainer.optimizer_config
+    assert opt.optimizer.type == 'rmsprop'
+    assert (opt.optimizer.rmsprop.rho, opt.optimizer.rmsprop.momentum,
+            opt.optimizer.rmsprop.epsilon) == (0.9, 0.9, 1e-3)
+    exp = lr_of(cfg).exponential
+    assert lr_of(cfg).type == 'exponential' and exp.staircase
+    assert (exp.initial_learning_rate, exp.decay_rate, exp.decay_steps) == (0.048, 0.97,
+                                                                            round(2.4 * 834))
+    assert cfg.trainer.train_steps == 450 * 834
+    assert warmup_of(cfg) == (5 * 834, 1e-6)
+    assert cfg.task.losses.l2_weight_decay == 1e-5 and cfg.task.losses.l2_weight_decay_all == 0
+    assert cfg.task.losses.label_smoothing == 0.1
+    assert cfg.task.model.dropout_rate == 0.2
+    assert cfg.task.model.backbone.act_efficientnet.drop_path_rate is None   # = 0.2
+    assert opt.ema.average_decay == 0.9999
+    train = cfg.task.train_data
+    assert train.pipeline == 'timm' and not train.timm.increasing
+    randaug = train.aug_type.randaug
+    assert (randaug.num_layers, randaug.magnitude, randaug.magnitude_std) == (2, 9, 0.5)
+    assert train.random_erasing.probability == 0.2
+    assert not train.mixup_and_cutmix

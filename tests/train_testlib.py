@@ -23,6 +23,11 @@ REDUCED: Dict[str, dict] = {
                 'num_heads': 2, 'mlp_dim': 32},
     'tiny_vit': {'dims': [8, 16, 24, 32], 'depths': [1, 1, 1, 1], 'num_heads': [1, 2, 3, 4],
                  'window_sizes': [1, 2, 2, 1]},
+    'cifar_resnet': {'dims': [4, 8, 16], 'depths': [1, 1, 1]},
+    'cifar_wide_resnet': {'dims': [4, 8, 16], 'depths': [1, 1, 1]},
+    'densenet': {'growth_rate': 4, 'depths': [1, 1], 'stem_width': 8},
+    'act_efficientnet': {'widths': [8, 8, 8, 8, 8, 16, 16], 'depths': [1] * 7, 'stem_width': 8,
+                         'head_width': 16},
 }
 REDUCED_INPUT = {'swin': 64, 'posmlp': 64}
 

@@ -2,14 +2,16 @@
 
     python -m venv /tmp/ref && /tmp/ref/bin/pip install timm==0.9.16 safetensors einops
     git clone https://github.com/raoyongming/HorNet /tmp/authors/HorNet   # likewise
-    git clone https://github.com/Zhicaiwww/PosMLP /tmp/authors/PosMLP     # nmaac/acon, automl/GoLU
+    git clone https://github.com/Zhicaiwww/PosMLP /tmp/authors/PosMLP     # nmaac/acon
+    git clone https://github.com/automl/GoLU /tmp/authors/GoLU
     /tmp/ref/bin/python tools/make_fixtures.py --hornet_dir=/tmp/authors/HorNet \
         --posmlp_dir=/tmp/authors/PosMLP --acon_dir=/tmp/authors/acon \
         --golu_dir=/tmp/authors/GoLU --out=tests/fixtures
 
 For each reference network (timm ConvNeXt and Swin, torchvision ResNet with basic and bottleneck
-blocks, the ACON authors' ResNet-ACON-C and ResNet-Meta-ACON, the HorNet and PosMLP authors'
-models, torchvision's and timm's ViT, GoLU's and timm's TinyViT) it builds a tiny variant from the
+blocks and the Wide ResNet's widened bottleneck, the ACON authors' ResNet-ACON-C and
+ResNet-Meta-ACON, the HorNet and PosMLP authors' models, torchvision's and timm's ViT, GoLU's and
+timm's TinyViT, the GoLU authors' CIFAR ResNet and WideResNet) it builds a tiny variant from the
 reference's own classes (a few channels, one or two blocks per stage), sets EVERY parameter and
 BatchNorm statistic to random values (layer scales and positional parameters included, so that
 nothing is at an init value that would hide a mapping mistake), and writes `<name>.safetensors`
@@ -84,8 +86,8 @@ def _narrow(resnet_cls: type, divisor: int) -> type:
     return Narrow
 
 
-def _resnet(cls: type, block: type, depths, expansion: int, divisor: int = 16):
-    model = _narrow(cls, divisor)(block, depths, num_classes=CLASSES)
+def _resnet(cls: type, block: type, depths, expansion: int, divisor: int = 16, **kwargs):
+    model = _narrow(cls, divisor)(block, depths, num_classes=CLASSES, **kwargs)
     model.fc = torch.nn.Linear(512 // divisor * expansion, CLASSES)
     return model
 
@@ -94,6 +96,25 @@ def _resnet_override(depths, block: str, divisor: int = 16, **extra) -> dict:
     dims = [64 // divisor * 2 ** i for i in range(4)]
     return {'act_resnet': {'model_id': 0, 'block': block, 'dims': dims, 'depths': list(depths),
                            **extra}}
+
+
+def _golu_small_poc(golu_dir: str) -> Dict[str, types.ModuleType]:
+    """The GoLU authors' CIFAR modules (tasks/small_poc), imported from their checkout.
+
+    `golu.golu_activation` compiles a CUDA kernel when imported; the fixtures use ReLU only, so
+    a stand-in module without the kernel is registered first.
+    """
+    sys.path.insert(0, golu_dir)
+    stub = types.ModuleType('golu.golu_activation')
+
+    class GoLU(torch.nn.Module):  # pylint: disable=too-few-public-methods
+        def forward(self, x):
+            return x * torch.exp(-torch.exp(-x))
+
+    stub.GoLU = GoLU
+    sys.modules['golu.golu_activation'] = stub
+    return {name: importlib.import_module(f'tasks.small_poc.{name}')
+            for name in ('resnet', 'wide_resnet', 'dense_net')}
 
 
 def builders(args) -> Dict[str, Tuple[Callable[[], torch.nn.Module], str, dict]]:
@@ -148,6 +169,53 @@ def builders(args) -> Dict[str, Tuple[Callable[[], torch.nn.Module], str, dict]]
                                depths=tiny['depths'], num_heads=tiny['num_heads'],
                                window_sizes=tiny['window_sizes'], drop_path_rate=0.0),
             'tiny_vit_imagenet', {'tiny_vit': {'model_id': 'custom', **tiny}})
+    # wide_resnet50_2 is ResNet(Bottleneck, width_per_group=128): inner widths x2.
+    out['wide_resnet_bottleneck'] = (
+        lambda: _resnet(tv.ResNet, tv.Bottleneck, [2, 1, 1, 1], 4, width_per_group=128),
+        'act_resnet_imagenet',
+        _resnet_override([2, 1, 1, 1], 'bottleneck', width_multiplier=2))
+    # densenet121's layout (torchvision DenseNet), two blocks of one and two layers.
+    out['densenet'] = (
+        lambda: torchvision.models.densenet.DenseNet(
+            growth_rate=4, block_config=(1, 2), num_init_features=8, num_classes=CLASSES),
+        'densenet_imagenet',
+        {'densenet': {'model_id': 0, 'layout': 'imagenet', 'growth_rate': 4, 'depths': [1, 2],
+                      'stem_width': 8}})
+    # timm's efficientnet_b0 classes (DepthwiseSeparableConv, InvertedResidual with SE, skips)
+    # on a narrow arch: one block per stage but two in stage 2.
+    from timm.models import efficientnet  # pylint: disable=g-import-not-at-top
+    from timm.models._efficientnet_builder import decode_arch_def  # pylint: disable=g-import-not-at-top
+    arch = [['ds_r1_k3_s1_e1_c8_se0.25'], ['ir_r2_k3_s2_e6_c8_se0.25'],
+            ['ir_r1_k5_s2_e6_c8_se0.25'], ['ir_r1_k3_s2_e6_c16_se0.25'],
+            ['ir_r1_k5_s1_e6_c16_se0.25'], ['ir_r1_k5_s2_e6_c24_se0.25'],
+            ['ir_r1_k3_s1_e6_c24_se0.25']]
+    out['efficientnet'] = (
+        lambda: efficientnet.EfficientNet(block_args=decode_arch_def(arch), num_features=32,
+                                          stem_size=8, num_classes=CLASSES,
+                                          act_layer=torch.nn.SiLU),
+        'act_efficientnet_imagenet',
+        {'act_efficientnet': {'model_id': 'b0', 'widths': [8, 8, 8, 16, 16, 24, 24],
+                              'depths': [1, 2, 1, 1, 1, 1, 1], 'stem_width': 8,
+                              'head_width': 32}})
+    del timm
+    if args.golu_dir:
+        golu = _golu_small_poc(args.golu_dir)
+        out['cifar_resnet'] = (
+            lambda: golu['resnet'].ResNet(num_blocks=[2, 1, 1], num_classes=CLASSES,
+                                          activation='ReLU'),
+            'cifar_resnet_cifar10',
+            {'cifar_resnet': {'model_id': 0, 'dims': [16, 32, 64], 'depths': [2, 1, 1]}})
+        out['cifar_wide_resnet'] = (
+            lambda: golu['wide_resnet'].Wide_ResNet(activation='ReLU', num_classes=CLASSES,
+                                                    depth=10, widen_factor=1),
+            'cifar_wide_resnet_cifar10',
+            {'cifar_wide_resnet': {'model_id': '', 'dims': [16, 32, 64], 'depths': [1, 1, 1]}})
+        out['densenet_cifar'] = (
+            lambda: golu['dense_net'].DenseNet(nblocks=[2, 1, 1], growth_rate=4, reduction=0.5,
+                                               activation='ReLU', num_classes=CLASSES),
+            'densenet_cifar10',
+            {'densenet': {'model_id': 0, 'layout': 'cifar', 'growth_rate': 4,
+                          'depths': [2, 1, 1], 'stem_width': 8}})
     if args.acon_dir:
         sys.path.insert(0, args.acon_dir)  # their modules import `acon` from the repo root
         ra = _module_from(os.path.join(args.acon_dir, 'ACON/ResNet_ACON/resnet_acon.py'),
@@ -194,7 +262,7 @@ def builders(args) -> Dict[str, Tuple[Callable[[], torch.nn.Module], str, dict]]
 def override(experiment_backbone: dict) -> dict:
     (family, settings), = experiment_backbone.items()
     settings = dict(settings)
-    if family != 'act_resnet':
+    if family not in ('act_resnet', 'densenet'):   # densenet has no residual branches
         settings.setdefault('drop_path_rate', 0.0)
     return {'task': {'model': {'num_classes': CLASSES, 'input_size': [IMAGE, IMAGE, 3],
                                'backbone': {'type': family, family: settings}},
@@ -207,7 +275,7 @@ def main() -> None:
     parser.add_argument('--hornet_dir')
     parser.add_argument('--posmlp_dir')
     parser.add_argument('--acon_dir')
-    parser.add_argument('--golu_dir', help='automl/GoLU checkout (TinyViT)')
+    parser.add_argument('--golu_dir', help='automl/GoLU checkout (TinyViT, CIFAR networks)')
     parser.add_argument('--only', nargs='*')
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)

@@ -2,7 +2,7 @@
 
 Model Garden's one-of cannot be extended in place, so (as `projects/maxvit` does) a subclass adds
 one field per new type: `convnext`, `hornet`, `swin`, `act_resnet`, `posmlp`, `act_vit`,
-`tiny_vit`. Each family config
+`tiny_vit`, `cifar_resnet`, `cifar_wide_resnet`, `densenet`, `act_efficientnet`. Each family config
 has `model_id`, optional explicit `dims`/`depths` (they replace the model_id's, so a tiny test
 network is a config, not a code path), `drop_path_rate` (None = the paper's rate for the
 model_id, 0 for custom sizes) and `activation`, an `activations.Activation` one-of whose default
@@ -96,6 +96,8 @@ class ActResNet(hyperparams.Config):
       stride_in_1x1: put a downsampling bottleneck's stride on its first 1×1 conv (the ACON
         authors' ResNet) instead of the 3×3 (torchvision, the default).
       conv_bias: give every conv a bias (the ACON authors' ResNet; torchvision has none).
+      width_multiplier: widens each bottleneck's inner 1×1/3×3 convs (2 with model_id 50 =
+        torchvision's wide_resnet50_2, WideResNet-50-2).
     """
     model_id: int = 50
     block: str = ''
@@ -108,6 +110,7 @@ class ActResNet(hyperparams.Config):
     norm_epsilon: float = 1e-5
     stride_in_1x1: bool = False
     conv_bias: bool = False
+    width_multiplier: int = 1
     activation: Activation = dataclasses.field(
         default_factory=lambda: default_activation('relu'))
 
@@ -181,8 +184,90 @@ class TinyViT(hyperparams.Config):
 
 
 @dataclasses.dataclass
+class CifarResNet(hyperparams.Config):
+    """The GoLU authors' CIFAR ResNet (6n+2): model_id 20 | 32 | 44 | 56 | 110.
+
+    Attributes:
+      dims / depths: explicit stage widths (16, 32, 64) and blocks per stage (n each).
+      drop_path_rate: stochastic depth on the residual branches (None/0: the authors' none).
+      norm_momentum / norm_epsilon: PyTorch's BatchNorm defaults (0.1 / 1e-5) in Keras terms.
+    """
+    model_id: int = 20
+    dims: List[int] = dataclasses.field(default_factory=list)
+    depths: List[int] = dataclasses.field(default_factory=list)
+    drop_path_rate: Optional[float] = None
+    norm_momentum: float = 0.9
+    norm_epsilon: float = 1e-5
+    activation: Activation = dataclasses.field(
+        default_factory=lambda: default_activation('relu'))
+
+
+@dataclasses.dataclass
+class CifarWideResNet(hyperparams.Config):
+    """The GoLU authors' pre-activation WideResNet (6n+4, widen k): model_id '28-2'.
+
+    Attributes:
+      head_norm_momentum: the head BN's Keras momentum; 0.1 reproduces the authors'
+        `BatchNorm2d(momentum=0.9)` (PyTorch weighs the NEW batch by its momentum).
+    """
+    model_id: str = '28-2'
+    dims: List[int] = dataclasses.field(default_factory=list)
+    depths: List[int] = dataclasses.field(default_factory=list)
+    drop_path_rate: Optional[float] = None
+    norm_momentum: float = 0.9
+    head_norm_momentum: float = 0.1
+    norm_epsilon: float = 1e-5
+    activation: Activation = dataclasses.field(
+        default_factory=lambda: default_activation('relu'))
+
+
+@dataclasses.dataclass
+class DenseNet(hyperparams.Config):
+    """DenseNet-BC: model_id 121 (torchvision) | 40 (the GoLU authors' CIFAR DenseNet-40).
+
+    Attributes:
+      layout: '' (from model_id) | imagenet (torchvision: 7×7 stem + max-pool, features
+        appended, functional head ReLU) | cifar (the authors': 3×3 stem, new features first,
+        swapped head activation); see models/densenet.py.
+      growth_rate / depths / stem_width: explicit sizes (0 / empty: the model_id's).
+    """
+    model_id: int = 121
+    layout: str = ''
+    growth_rate: int = 0
+    depths: List[int] = dataclasses.field(default_factory=list)
+    stem_width: int = 0
+    norm_momentum: float = 0.9
+    norm_epsilon: float = 1e-5
+    activation: Activation = dataclasses.field(
+        default_factory=lambda: default_activation('relu'))
+
+
+@dataclasses.dataclass
+class ActEfficientNet(hyperparams.Config):
+    """timm's EfficientNet: model_id b0 (`act_` because Model Garden has `efficientnet`).
+
+    Attributes:
+      widths / depths: per-stage output widths and repeats replacing the model_id's (tests).
+      stem_width / head_width: 0 = the model_id's (32 / 1280).
+      drop_path_rate: None = 0.2 (GoLU's `--drop-connect 0.2`), timm's rate·i/n per block.
+      activation: every SiLU of timm's network (Swish = SiLU is the reference); the
+        squeeze-excitation gate stays a sigmoid.
+    """
+    model_id: str = 'b0'
+    widths: List[int] = dataclasses.field(default_factory=list)
+    depths: List[int] = dataclasses.field(default_factory=list)
+    stem_width: int = 0
+    head_width: int = 0
+    drop_path_rate: Optional[float] = None
+    norm_momentum: float = 0.9
+    norm_epsilon: float = 1e-5
+    activation: Activation = dataclasses.field(
+        default_factory=lambda: default_activation('swish'))
+
+
+@dataclasses.dataclass
 class Backbone(mg_backbones.Backbone):
-    """Model Garden's backbone one-of plus convnext, hornet, swin, act_resnet and posmlp."""
+    """Model Garden's backbone one-of plus this project's families (see the module docstring)."""
     convnext: ConvNeXt = dataclasses.field(default_factory=ConvNeXt)
     hornet: HorNet = dataclasses.field(default_factory=HorNet)
     swin: Swin = dataclasses.field(default_factory=Swin)
@@ -190,3 +275,7 @@ class Backbone(mg_backbones.Backbone):
     posmlp: PosMLP = dataclasses.field(default_factory=PosMLP)
     act_vit: ActViT = dataclasses.field(default_factory=ActViT)
     tiny_vit: TinyViT = dataclasses.field(default_factory=TinyViT)
+    cifar_resnet: CifarResNet = dataclasses.field(default_factory=CifarResNet)
+    cifar_wide_resnet: CifarWideResNet = dataclasses.field(default_factory=CifarWideResNet)
+    densenet: DenseNet = dataclasses.field(default_factory=DenseNet)
+    act_efficientnet: ActEfficientNet = dataclasses.field(default_factory=ActEfficientNet)

@@ -49,7 +49,20 @@ class DataConfig(mg_ic.DataConfig):
       num_examples: images in the split; steps per epoch = num_examples // effective batch for
         training, and validation_steps = ceil(num_examples / global_batch_size) for evaluation
         (0: not used). The recipes default to ImageNet-1k (1,281,167 / 50,000).
+      crop_padding: training only, stock pipeline: zero-pad each side by this many pixels and
+        crop a random window of the original size (CIFAR's RandomCrop(32, padding=4); needs
+        `aug_crop: false`, which it replaces). 0: off.
+
+    CIFAR-10 is read with Model Garden's own tfds keys (no files to convert):
+
+        train_data: {tfds_name: cifar10, tfds_split: train, num_examples: 50000,
+                     aug_crop: false, crop_padding: 4}
+        validation_data: {tfds_name: cifar10, tfds_split: test, num_examples: 10000,
+                          aug_crop: false}
+
+    (`tfds_data_dir` points at a prepared copy where the machine has no internet.)
     """
     num_examples: int = 0
+    crop_padding: int = 0
     pipeline: str = 'model_garden'
     timm: TimmData = dataclasses.field(default_factory=TimmData)

@@ -145,10 +145,17 @@ _register('posmlp_imagenet', 'posmlp_tiny')
 _register('act_resnet_imagenet', 'torchvision_resnet')
 _register('act_vit_imagenet', 'torchvision_vit_b16')
 _register('tiny_vit_imagenet', 'tiny_vit')
+_register('cifar_resnet_cifar10', 'golu_cifar_resnet')
+_register('cifar_wide_resnet_cifar10', 'golu_cifar_wide_resnet')
+_register('densenet_imagenet', 'torchvision_nesterov')
+_register('densenet_cifar10', 'golu_cifar_densenet40')
+_register('act_efficientnet_imagenet', 'golu_efficientnet')
 # The seed README's experiment name; its YAML files choose the backbone (and so the recipe).
 _register('tf_vision_example_experiment', 'convnext')
 
 EXPERIMENTS: List[str] = ['convnext_imagenet', 'hornet_imagenet', 'swin_imagenet',
                           'posmlp_imagenet', 'act_resnet_imagenet',
                           'tf_vision_example_experiment', 'act_vit_imagenet',
-                          'tiny_vit_imagenet']
+                          'tiny_vit_imagenet', 'cifar_resnet_cifar10',
+                          'cifar_wide_resnet_cifar10', 'densenet_imagenet', 'densenet_cifar10',
+                          'act_efficientnet_imagenet']

@@ -102,10 +102,10 @@ def match(model: tf_keras.Model, family: str, state: Dict[str, np.ndarray],
     Raises:
       MappingError: for a family without rules.
     """
-    if family not in rules_lib.RULES:
+    rules = rules_lib.rules_for(family, state)
+    if rules is None:
         raise MappingError(f'no import rules for backbone type {family!r}; known: '
                            f'{sorted(rules_lib.RULES)} (add them in tools/porting/rules.py).')
-    rules = rules_lib.rules_for(family, state)
     report = Report(conventions=checks.run(state))
     used, assignments = set(), []
     for name, var in named_variables(model).items():

@@ -17,6 +17,15 @@ Sources (key names are facts about their state dicts; no code is taken from them
 - `act_vit`: torchvision `vit_b_16`/`vit_b_32` and timm `vit_*_patch*_224` (two layouts);
 - `tiny_vit`: automl/GoLU `tasks/image_classification/tiny_vit/models/tiny_vit.py` (Microsoft's
   TinyViT code, the one GoLU trained) and timm's `tiny_vit_*` (the same network, other names).
+- `act_resnet` with `width_multiplier`: torchvision `wide_resnet50_2` (same keys as ResNet-50);
+- `cifar_resnet`, `cifar_wide_resnet`: automl/GoLU `tasks/small_poc/resnet.py` and
+  `wide_resnet.py` (`shortcut` is their projection, `linear` the classifier; WideResNet's top-level
+  `conv1` is the stem and `bn1` the head BN);
+- `densenet`: torchvision `densenet121` (`features.*`, `classifier`) and the GoLU authors' CIFAR
+  DenseNet-40 (`tasks/small_poc/dense_net.py`: `dense{i}`, `trans{i}`, `bn`, `linear`), told
+  apart by their head's key (`LAYOUTS`);
+- `act_efficientnet`: timm `efficientnet_b0` (`blocks.{stage}.{block}`, `se.conv_reduce`,
+  `conv_head`, the stem's `bn1` and the head's `bn2` at the top level).
 """
 from __future__ import annotations
 
@@ -210,24 +219,72 @@ TINY_VIT_TIMM = (   # timm's tiny_vit_*: merging at the start of the next stage,
     + _layer(f'{BLOCK}/fc2', _TMB + '.mlp.fc2', t.linear)
     + _ln('head_norm', 'head.norm') + _head('head.fc'))
 
+CIFAR_RESNET = (
+    _layer('stem_conv', 'conv1', t.conv) + _bn('stem_bn', 'bn1')
+    + _layer(f'{_RB}_conv(?P<k>[12])', _TB + '.conv{k}', t.conv)
+    + _bn(f'{_RB}_bn(?P<k>[12])', _TB + '.bn{k}')
+    + _layer(f'{_RB}_proj_conv', _TB + '.shortcut.0', t.conv)
+    + _bn(f'{_RB}_proj_bn', _TB + '.shortcut.1')
+    + _head('linear'))
+
+CIFAR_WIDE_RESNET = (
+    _layer('stem_conv', 'conv1', t.conv)
+    + _layer(f'{_RB}_conv(?P<k>[12])', _TB + '.conv{k}', t.conv)
+    + _bn(f'{_RB}_bn(?P<k>[12])', _TB + '.bn{k}')
+    + _layer(f'{_RB}_proj_conv', _TB + '.shortcut.0', t.conv)
+    + _bn('head_bn', 'bn1') + _head('linear'))
+
+_DL = r'block(?P<i>\d+)_layer(?P<j>\d+)'
+_TR = r'transition(?P<i>\d+)'
+DENSENET = (
+    _layer('stem_conv', 'features.conv0', t.conv) + _bn('stem_bn', 'features.norm0')
+    + _layer(f'{_DL}_conv(?P<k>[12])', 'features.denseblock{i}.denselayer{j}.conv{k}', t.conv)
+    + _bn(f'{_DL}_bn(?P<k>[12])', 'features.denseblock{i}.denselayer{j}.norm{k}')
+    + _layer(f'{_TR}_conv', 'features.transition{i}.conv', t.conv)
+    + _bn(f'{_TR}_bn', 'features.transition{i}.norm')
+    + _bn('head_bn', 'features.norm5') + _head('classifier'))
+
+DENSENET_CIFAR = (
+    _layer('stem_conv', 'conv1', t.conv)
+    + _layer(f'{_DL}_conv(?P<k>[12])', 'dense{i}.{j_1}.conv{k}', t.conv)
+    + _bn(f'{_DL}_bn(?P<k>[12])', 'dense{i}.{j_1}.bn{k}')
+    + _layer(f'{_TR}_conv', 'trans{i}.conv', t.conv) + _bn(f'{_TR}_bn', 'trans{i}.bn')
+    + _bn('head_bn', 'bn') + _head('linear'))
+
+_EB = r'block(?P<s>\d+)_(?P<b>\d+)'
+_TEB = 'blocks.{s}.{b}'
+EFFICIENTNET = (
+    _layer('stem_conv', 'conv_stem', t.conv) + _bn('stem_bn', 'bn1')
+    + _layer(f'{_EB}_conv_dw', _TEB + '.conv_dw', t.depthwise, 'depthwise_kernel')
+    + _layer(f'{_EB}_conv_(?P<k>pwl?)', _TEB + '.conv_{k}', t.conv)
+    + _bn(f'{_EB}_bn(?P<k>[123])', _TEB + '.bn{k}')
+    + _layer(f'{_EB}_se_conv_(?P<k>reduce|expand)', _TEB + '.se.conv_{k}', t.conv)
+    + _layer('head_conv', 'conv_head', t.conv) + _bn('head_bn', 'bn2')
+    + _head('classifier'))
+
 RULES: Dict[str, List[Rule]] = {
     'convnext': CONVNEXT, 'swin': SWIN, 'act_resnet': RESNET, 'hornet': HORNET,
     'posmlp': POSMLP, 'act_vit': VIT_TORCHVISION, 'tiny_vit': TINY_VIT,
+    'cifar_resnet': CIFAR_RESNET, 'cifar_wide_resnet': CIFAR_WIDE_RESNET,
+    'densenet': DENSENET, 'act_efficientnet': EFFICIENTNET,
 }
 # Families whose weights come in more than one layout: (a key only that layout's state dicts
 # have, its rules); `rules_for` picks the first whose key is present, else RULES[family].
 LAYOUTS: Dict[str, List[Tuple[str, List[Rule]]]] = {
     'act_vit': [('cls_token', VIT_TIMM)],   # timm's ViT (torchvision's has `class_token`)
     'tiny_vit': [('head.fc.weight', TINY_VIT_TIMM)],   # timm's (GoLU's has `norm_head`)
+    # The GoLU authors' CIFAR DenseNet-40 (torchvision's DenseNet calls its head `classifier`).
+    'densenet': [('linear.weight', DENSENET_CIFAR)],
 }
 
 
-def rules_for(family: str, state: Dict[str, object]) -> List[Rule]:
-    """The rules of `family` for the layout of `state` (see LAYOUTS)."""
+def rules_for(family: str, state: Dict[str, object]) -> Optional[List[Rule]]:
+    """The rules of `family` for the layout of `state` (see LAYOUTS); None: no rules."""
     for marker, rules in LAYOUTS.get(family, []):
         if marker in state:
             return rules
-    return RULES[family]
+    return RULES.get(family)
+
 
 # State-dict entries that are not parameters of the network: batch counters, and index/mask
 # buffers our models compute themselves (those with a convention are verified in checks.py).
