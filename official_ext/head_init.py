@@ -12,7 +12,8 @@ objects and can be written in YAML:
 - `trunc_normal`: the papers' trunc_normal(0.02) (`models.common.trunc_normal`);
 - `torch_linear`: PyTorch's default Linear kernel init. The stock head always creates a zero
   bias, so `build_classification_model` below also draws the bias from U(±1/√fan_in) when this
-  name is in effect.
+  name is in effect;
+- `normal_001`: N(0, 0.01) with a zero bias, the ACON authors' ShuffleNetV2 and TFNet head.
 
 `task.model.kernel_initializer: ''` (this project's default) means "the family's paper init"
 (`FAMILY_DEFAULTS`); any other value, e.g. `random_uniform`, is passed to the head unchanged.
@@ -32,11 +33,14 @@ from models import common
 
 TRUNC_NORMAL = 'trunc_normal'
 TORCH_LINEAR = 'torch_linear'
+# The ACON authors' ShuffleNetV2 and TFNet: nn.init.normal_(fc.weight, 0, 0.01), zero bias.
+NORMAL_001 = 'normal_001'
 # The head init of each family's reference network; other (Model Garden) backbones keep the
 # stock `random_uniform`.
 FAMILY_DEFAULTS = {
     'convnext': TRUNC_NORMAL, 'hornet': TRUNC_NORMAL, 'swin': TRUNC_NORMAL,
     'posmlp': TRUNC_NORMAL, 'act_resnet': TORCH_LINEAR,
+    'shufflenet_v2': NORMAL_001, 'tfnet': NORMAL_001,
 }
 STOCK_DEFAULT = 'random_uniform'
 
@@ -61,8 +65,19 @@ class TorchLinear(tf_keras.initializers.Initializer):
         return {}
 
 
+class Normal001(tf_keras.initializers.Initializer):
+    """N(0, 0.01), untruncated: the ACON authors' ShuffleNetV2/TFNet classifier init."""
+
+    def __call__(self, shape: Any, dtype: Any = None, **kwargs: Any) -> tf.Tensor:
+        return tf_keras.initializers.RandomNormal(stddev=0.01)(shape, dtype=dtype or tf.float32)
+
+    def get_config(self) -> dict:
+        return {}
+
+
 tf_keras.utils.get_custom_objects().update({TRUNC_NORMAL: TruncNormal002,
-                                            TORCH_LINEAR: TorchLinear})
+                                            TORCH_LINEAR: TorchLinear,
+                                            NORMAL_001: Normal001})
 
 
 def resolve(model_config: Any) -> str:
