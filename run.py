@@ -63,7 +63,8 @@ from official_ext.trainer import ActTrainer
 FLAGS = flags.FLAGS
 MODES = ('train', 'eval', 'train_and_eval', 'continuous_eval')
 OUR_EXPERIMENTS = ('convnext_imagenet', 'hornet_imagenet', 'swin_imagenet', 'act_resnet_imagenet',
-                   'posmlp_imagenet', 'tf_vision_example_experiment', 'act_image_classification')
+                   'posmlp_imagenet', 'shufflenet_v2_imagenet', 'tfnet_imagenet',
+                   'tf_vision_example_experiment', 'act_image_classification')
 
 
 def define_flags() -> None:

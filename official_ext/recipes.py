@@ -6,9 +6,10 @@ turns one into a complete experiment config at its default batch; `official_ext.
 re-derives the schedule for the batch, accumulation and dataset size a run actually uses.
 
 Batches: `micro_batch` x `accumulation_steps` is the authors' effective batch where a TPU
-v3-8 holds it (ConvNeXt/HorNet 4096, Swin 1024, the ResNets 256). Learning rates are quoted
+v3-8 holds it (ConvNeXt/HorNet 4096, Swin 1024, the ResNets 256, ShuffleNetV2/TFNet 1024). Learning rates are quoted
 per `base_batch_size` and scale linearly with the effective batch (the rule each paper states:
-ConvNeXt/HorNet 4e-3 per 4096, Swin 5e-4 per 512, ResNets 0.1 per 256).
+ConvNeXt/HorNet 4e-3 per 4096, Swin 5e-4 per 512, ResNets 0.1 per 256; ShuffleNetV2/TFNet
+0.5 per 1024, their train.py's value, scaled by the same rule).
 """
 from __future__ import annotations
 
@@ -76,6 +77,8 @@ _HORNET = 'raoyongming/HorNet TRAINING.md (ConvNeXt codebase)'
 _SWIN = 'microsoft/Swin-Transformer configs/swin/*.yaml, config.py, main.py, lr_scheduler.py'
 _POSMLP = 'Zhicaiwww/PosMLP config/PosMLP_{T,S}.yaml (timm 0.4.5 train.py), README.md'
 _ACON = 'nmaac/acon ACON/ResNet_ACON/train.py, MetaACON/ResNet_MetaACON/train.py'
+_ACON_LIGHT = ('nmaac/acon ACON/ShuffleNetV2_ACON/train.py, MetaACON/ShuffleNet_MetaACON/train.py, '
+               'TFNet/train.py, */utils.py (get_parameters)')
 _TV = ('automl/GoLU tasks/image_classification/train.py + README ResNet command (--sync-bn); '
        'pytorch/vision references/classification/train.py')
 
@@ -84,6 +87,12 @@ _RESNET = dict(family='act_resnet', model_id=50, micro_batch=256, accumulation_s
                weight_decay=0.0, min_learning_rate=0.0, ema_decay=None, label_smoothing=0.0,
                randaug=None, mixup_alpha=0.0, cutmix_alpha=0.0, erasing_prob=0.0,
                resize='bilinear', pipeline='model_garden')
+# The ACON authors' ShuffleNetV2 / Meta-ACON ShuffleNet / TFNet train.py (identical recipes):
+# batch 1024, SGD 0.9, lr 0.5 linearly to 0 over 300k iterations (= 240 epochs), wd 4e-5 on
+# >=2-D weights only, label smoothing 0.1, colour jitter 0.4, no warm-up.
+_ACON_LIGHTWEIGHT = dict(_RESNET, micro_batch=1024, base_learning_rate=0.5,
+                         base_batch_size=1024, epochs=240, schedule='linear', l2_kernels=4e-5,
+                         label_smoothing=0.1, color_jitter=0.4, source=_ACON_LIGHT)
 _POSMLP_COMMON = dict(family='posmlp', source=_POSMLP, accumulation_steps=1, warmup_epochs=10,
                       min_learning_rate=1e-6, warmup_learning_rate=1e-5, weight_decay=0.067,
                       epsilon=1e-5, global_clipnorm=1.0, ema_decay=0.99992, randaug=(3, 6, 1.0),
@@ -118,6 +127,8 @@ RECIPES: Dict[str, Recipe] = {r.name: r for r in (
     # epochs, wd 1e-4 on every parameter, SyncBN across replicas.
     Recipe('torchvision_resnet', source=_TV, epochs=90, schedule='stepwise',
            lr_decay_epochs=(30, 60), l2_all=1e-4, sync_bn=True, **_RESNET),
+    Recipe('shufflenet_v2', **dict(_ACON_LIGHTWEIGHT, family='shufflenet_v2', model_id='1.5x')),
+    Recipe('tfnet', **dict(_ACON_LIGHTWEIGHT, family='tfnet', model_id='1.0')),
 )}
 
 # The recipe a backbone family trains with when `trainer.recipe` is empty: (family, model_id).
@@ -126,6 +137,7 @@ FAMILY_RECIPES: Dict[Tuple[str, object], str] = {
     ('hornet', 'small'): 'hornet_small', ('swin', None): 'swin',
     ('posmlp', None): 'posmlp_tiny', ('posmlp', 'small'): 'posmlp_small',
     ('act_resnet', None): 'torchvision_resnet',
+    ('shufflenet_v2', None): 'shufflenet_v2', ('tfnet', None): 'tfnet',
 }
 
 

@@ -143,9 +143,12 @@ _register('hornet_imagenet', 'hornet')
 _register('swin_imagenet', 'swin')
 _register('posmlp_imagenet', 'posmlp_tiny')
 _register('act_resnet_imagenet', 'torchvision_resnet')
+_register('shufflenet_v2_imagenet', 'shufflenet_v2')
+_register('tfnet_imagenet', 'tfnet')
 # The seed README's experiment name; its YAML files choose the backbone (and so the recipe).
 _register('tf_vision_example_experiment', 'convnext')
 
 EXPERIMENTS: List[str] = ['convnext_imagenet', 'hornet_imagenet', 'swin_imagenet',
                           'posmlp_imagenet', 'act_resnet_imagenet',
-                          'tf_vision_example_experiment']
+                          'tf_vision_example_experiment', 'shufflenet_v2_imagenet',
+                          'tfnet_imagenet']
