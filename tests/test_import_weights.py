@@ -55,7 +55,9 @@ def _import(meta, weights, output):
 
 def test_every_family_has_a_fixture():
     assert {'convnext', 'swin', 'resnet_basic', 'resnet_bottleneck', 'resnet_acon_c',
-            'resnet_meta_acon', 'hornet', 'posmlp'} <= set(NAMES)
+            'resnet_meta_acon', 'hornet', 'posmlp', 'shufflenet_v2_relu',
+            'shufflenet_v2_swish', 'shufflenet_v2_acon_c', 'shufflenet_v2_meta_acon',
+            'tfnet'} <= set(NAMES)
     size = sum(os.path.getsize(os.path.join(FIXTURES, f)) for f in os.listdir(FIXTURES))
     assert size < 5 * 2 ** 20
 
@@ -86,7 +88,8 @@ def _transposed_copy(name, tmp_path):
     return path, key
 
 
-@pytest.mark.parametrize('name', ['convnext', 'swin', 'resnet_bottleneck', 'posmlp'])
+@pytest.mark.parametrize('name', ['convnext', 'swin', 'resnet_bottleneck', 'posmlp',
+                                  'shufflenet_v2_meta_acon', 'tfnet'])
 def test_negative_control_transposed_kernel_fails(name, tmp_path):
     meta, images, ref = _fixture(name)
     weights, key = _transposed_copy(name, tmp_path)
