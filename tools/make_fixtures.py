@@ -41,7 +41,12 @@ def randomize(model: torch.nn.Module, seed: int) -> None:
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
-            if p.ndim >= 2 and not name.endswith(('attention_spreads', 'bias_table')):
+            if name.endswith(('.p1', '.p2', '.beta')) and p.ndim == 4:
+                # ACON's [1, C, 1, 1] parameters at their init scale (randn), not as kernels:
+                # scaled by 1/sqrt(C) they shrink every ACON output and the tiny ShuffleNets'
+                # logits barely depended on the image.
+                p.copy_(torch.randn(p.shape, generator=g))
+            elif p.ndim >= 2 and not name.endswith(('attention_spreads', 'bias_table')):
                 fan_in = p[0].numel()
                 p.copy_(torch.randn(p.shape, generator=g) / fan_in ** 0.5)
             elif name.endswith('attention_spreads'):
