@@ -108,11 +108,15 @@ class _Builder:
             c = int(x.shape[-1])
             p = self.bn(self.conv(p, c, 1, 1, f'{name}_proj_pw_conv'), f'{name}_proj_pw_bn')
             passed = self.act(p, stage, f'{name}_proj_act')
+        rest = out - int(passed.shape[-1])
+        if rest <= 0:
+            raise ValueError(f'shufflenet_v2: a stage width ({out}) must exceed the '
+                             f'{int(passed.shape[-1])} channels its first block passes through; '
+                             'widen `dims` or narrow `stem_width`.')
         mid = out // 2
         y = self.bn(self.conv(x, mid, 1, 1, f'{name}_main_pw1_conv'), f'{name}_main_pw1_bn')
         y = self.act(y, stage, f'{name}_main_act1')
         y = self.bn(self.dwconv(y, stride, f'{name}_main_dw_conv'), f'{name}_main_dw_bn')
-        rest = out - int(passed.shape[-1])
         y = self.bn(self.conv(y, rest, 1, 1, f'{name}_main_pw2_conv'), f'{name}_main_pw2_bn')
         y = self.act(y, stage, f'{name}_main_act2')
         return tf_keras.layers.Concatenate(axis=-1, name=f'{name}_concat')([passed, y])

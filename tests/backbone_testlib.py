@@ -18,7 +18,11 @@ from official.core import task_factory
 
 import official_ext.registry_imports  # noqa: F401  (registers builders and the experiment)
 
-FAMILIES = ('convnext', 'hornet', 'swin', 'act_resnet', 'posmlp')
+# tfnet is left out of FAMILIES: the generic family tests swap in TPGU, and TFNet is built from
+# ACON-FReLU only (tests/test_models_tfnet.py covers it).
+FAMILIES = ('convnext', 'hornet', 'swin', 'act_resnet', 'posmlp', 'shufflenet_v2')
+# Families without stochastic depth (the ACON authors' lightweight networks have none).
+NO_DROP_PATH = ('shufflenet_v2', 'tfnet')
 TINY_INPUT = 32
 TINY_CLASSES = 5
 
@@ -32,6 +36,8 @@ TINY = {
     'act_resnet': {'model_id': 18, 'dims': [4, 8], 'depths': [1, 1]},
     'posmlp': {'dims': [8, 16], 'depths': [1, 1], 'window_sizes': [4, 2], 'groups': [2, 2],
                'mlp_ratios': [4.0, 2.0]},
+    'shufflenet_v2': {'dims': [8, 16], 'depths': [1, 2], 'stem_width': 4, 'last_width': 16},
+    'tfnet': {'stem_width': 4, 'depths': [1, 2], 'last_width': 16},
 }
 # Four-stage tiny variants for the output-shape tests (strides 4, 8, 16, 32).
 TINY4 = {
@@ -42,7 +48,16 @@ TINY4 = {
     'act_resnet': {'model_id': 50, 'dims': [4, 8, 8, 8], 'depths': [1, 1, 1, 1]},
     'posmlp': {'dims': [8, 16, 32, 64], 'depths': [1, 1, 1, 1], 'window_sizes': [4, 2, 2, 1],
                'groups': [2, 2, 4, 4]},
+    # ShuffleNetV2: the pooled stem (4 channels) is endpoint '2', its three stages '3'..'5'.
+    'shufflenet_v2': {'dims': [8, 16, 32], 'depths': [1, 1, 1], 'stem_width': 4,
+                      'last_width': 16},
+    'tfnet': {'stem_width': 4, 'depths': [1, 1, 1, 1], 'last_width': 16},
 }
+
+
+def drop_path(family: str, rate: float = 0.1) -> Dict[str, Any]:
+    """`drop_path_rate=rate` for the families that have stochastic depth, else nothing."""
+    return {} if family in NO_DROP_PATH else {'drop_path_rate': rate}
 
 
 def experiment(backbone: Dict[str, Any], input_size: int = 224, num_classes: int = 1000):
@@ -102,7 +117,7 @@ def check_forward_backward(family: str, activation_name: str) -> None:
     """Forward + backward of the tiny variant: finite loss, every trainable weight gets a finite
     gradient, and the configured activation really sits in the model."""
     import layers  # pylint: disable=g-import-not-at-top
-    model = build_tiny(family, activation_spec(activation_name), drop_path_rate=0.1)
+    model = build_tiny(family, activation_spec(activation_name), **drop_path(family))
     loss, grads, logits = loss_and_grads(model)
     assert logits.shape == (2, TINY_CLASSES)
     assert np.isfinite(float(loss))
@@ -118,7 +133,7 @@ def check_forward_backward(family: str, activation_name: str) -> None:
 
 def check_jit_train_step(family: str, activation: Optional[Dict[str, Any]] = None) -> None:
     """One SGD step compiled with XLA (static shapes) changes the weights and keeps them finite."""
-    model = build_tiny(family, activation, drop_path_rate=0.1)
+    model = build_tiny(family, activation, **drop_path(family))
     opt = tf_keras.optimizers.legacy.SGD(0.1)
     rng = np.random.default_rng(1)
     images = tf.constant(rng.normal(size=[2, TINY_INPUT, TINY_INPUT, 3]), tf.float32)

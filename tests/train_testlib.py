@@ -19,7 +19,7 @@ REDUCED: Dict[str, dict] = {
     'swin': {'dims': [24, 48, 96, 192], 'depths': [1, 1, 1, 1], 'window_size': 2},
     'act_resnet': {'dims': [8, 16, 32, 64], 'depths': [1, 1, 1, 1], 'stem_width': 8},
     'posmlp': {'dims': [16, 32, 64, 128], 'depths': [1, 1, 1, 1], 'window_sizes': [4, 4, 4, 2]},
-    'shufflenet_v2': {'dims': [8, 16, 32], 'depths': [1, 1, 1], 'stem_width': 8,
+    'shufflenet_v2': {'dims': [16, 32, 64], 'depths': [1, 1, 1], 'stem_width': 8,
                       'last_width': 32},
     'tfnet': {'stem_width': 4, 'depths': [1, 1, 1, 1], 'last_width': 32},
 }
