@@ -66,8 +66,9 @@ def test_meta_acon_ratio_reaches_every_site():
     model = bt.build_tiny('shufflenet_v2', {'type': 'meta_acon'}, model_id='0.5x')
     cls = type(layers.get('meta_acon'))
     sites = [l for l in model.backbone.submodules if isinstance(l, cls)]
-    # stem + (proj + 2 main) for the first block, 2 per other block, + the last conv.
-    assert len(sites) == 1 + 3 + 2 * 2 + 1
+    # stem + (proj + 2 main) for each stage's first block, 2 per other block, + the last conv.
+    depths = bt.TINY['shufflenet_v2']['depths']
+    assert len(sites) == 1 + 3 * len(depths) + 2 * (sum(depths) - len(depths)) + 1
     assert {l.r for l in sites} == {8}
 
 
@@ -86,12 +87,12 @@ def test_authors_initialisation():
     biases 0; BN gamma 1, beta 1e-4; classifier N(0, 0.01) with a zero bias."""
     tf_keras.utils.set_random_seed(0)
     model = bt.build({'type': 'shufflenet_v2', 'shufflenet_v2': {
-        'model_id': '1.0x', 'dims': [64, 128, 256], 'depths': [1, 1, 1], 'stem_width': 64,
+        'model_id': '1.0x', 'dims': [64, 128, 256], 'depths': [1, 1, 1], 'stem_width': 32,
         'last_width': 512}}, input_size=32, num_classes=400)
     layer = {l.name: l for l in model.backbone.layers}
     stem = layer['stem_conv'].kernel.numpy()
     assert abs(stem.std() - 0.01) < 0.002
-    pw = layer['block1_main_pw1_conv'].kernel.numpy()   # 128 -> 64 (stride-1 block: 64 in)
+    pw = layer['block1_main_pw1_conv'].kernel.numpy()   # 64 in -> 64 (half of 128)
     assert abs(pw.std() - 1.0 / pw.shape[2]) < 0.15 / pw.shape[2]
     dw = layer['block1_main_dw_conv'].depthwise_kernel.numpy()
     assert abs(dw.std() - 1.0) < 0.15
