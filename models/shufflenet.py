@@ -21,7 +21,8 @@ is refused so that the two settings cannot disagree silently.
 
 Initialisation (the authors' `_initialize_weights`): the stem conv N(0, 0.01), every other conv
 N(0, 1 / (input channels per group)) (so depthwise kernels N(0, 1)), biases 0, BatchNorm γ = 1,
-β = 1e-4; the classifier N(0, 0.01) with a zero bias (`official_ext.head_init`).
+β = 1e-4, Meta-ACON's generator included (its two 1×1 convs are the network's); the classifier
+N(0, 0.01) with a zero bias (`official_ext.head_init`).
 
 Endpoints: '2' the pooled stem (stride 4), '3'..'5' the stage outputs (strides 8..32), and
 `pre_logits` = dropout(GAP(last conv → BN → act)), the classifier's input (rank 2: the stock
@@ -37,6 +38,7 @@ import tf_keras
 
 from official.vision.modeling.backbones import factory
 
+import layers as act_layers
 from models import common
 
 # model_id → stage widths, last conv width, Meta-ACON ratio, classifier dropout (authors' code).
@@ -163,6 +165,25 @@ class ShuffleNetV2(common.BackboneModel):
                   'last_width': last_width, 'dropout_rate': dropout_rate,
                   'meta_acon_r': meta_acon_r}
         super().__init__(inputs, endpoints, config, **kwargs)
+        _init_meta_acon_generators(self)
+
+
+def _init_meta_acon_generators(model: tf_keras.Model) -> None:
+    """The authors' `_initialize_weights` reaches Meta-ACON's generator too (its fc1/fc2 are
+    1x1 convs of the network): kernels N(0, 1 / input width), biases 0, BatchNorm beta 1e-4.
+    The generic layer starts from Keras defaults, so its built weights are re-drawn here."""
+    meta_cls = type(act_layers.get('meta_acon'))
+    for layer in model.submodules:
+        if not isinstance(layer, meta_cls):
+            continue
+        for dense in (layer.fc1, layer.fc2):
+            fan_in = int(dense.kernel.shape[0])
+            dense.kernel.assign(tf_keras.initializers.RandomNormal(stddev=1.0 / fan_in)(
+                dense.kernel.shape, dtype=dense.kernel.dtype))
+            dense.bias.assign(tf.zeros_like(dense.bias))
+        if layer.use_bn:
+            for bn in (layer.bn1, layer.bn2):
+                bn.beta.assign(tf.fill(bn.beta.shape, tf.constant(BN_OFFSET_INIT, bn.beta.dtype)))
 
 
 def resolve(cfg: Any) -> dict:

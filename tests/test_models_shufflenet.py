@@ -114,3 +114,17 @@ def test_dropout_sits_before_the_classifier():
     feat = model.backbone(x, training=False)['pre_logits']
     np.testing.assert_allclose(model.backbone(x, training=False)['pre_logits'], feat)
     assert np.any(model.backbone(x, training=True)['pre_logits'].numpy() == 0)
+
+
+def test_meta_acon_generator_starts_from_the_authors_init():
+    """Their fc1/fc2 are Conv2d modules of the network: N(0, 1/C_in), bias 0; BN beta 1e-4."""
+    tf_keras.utils.set_random_seed(0)
+    model = bt.build_tiny('shufflenet_v2', {'type': 'meta_acon'}, dims=[256, 512],
+                          stem_width=128, last_width=512, meta_acon_r=2)
+    site = model.backbone.get_layer('last_act')
+    for dense in (site.fc1, site.fc2):
+        kernel = dense.kernel.numpy()
+        assert abs(kernel.std() - 1.0 / kernel.shape[0]) < 0.1 / kernel.shape[0]
+        assert not dense.bias.numpy().any()
+    for bn in (site.bn1, site.bn2):
+        np.testing.assert_allclose(bn.beta.numpy(), 1e-4)
