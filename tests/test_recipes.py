@@ -162,7 +162,8 @@ def test_acon_resnet_recipe():
 def test_acon_lightweight_recipes(recipe):
     """The ACON authors' ShuffleNetV2 / Meta-ACON ShuffleNet / TFNet train.py: batch 1024,
     SGD 0.9, lr 0.5 linearly to 0 over 300,000 iterations, wd 4e-5 on >= 2-D weights, label
-    smoothing 0.1, ColorJitter(0.4, 0.4, 0.4), RandomResizedCrop(224), eval resize 256 / crop 224."""
+    smoothing 0.1, ColorJitter(0.4, 0.4, 0.4), RandomResizedCrop(224), eval resize 256, crop 224.
+    """
     cfg = load(recipe)
     t = cfg.trainer
     assert effective(cfg) == 1024

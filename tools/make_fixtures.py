@@ -8,8 +8,8 @@
 
 For each reference network (timm ConvNeXt and Swin, torchvision ResNet with basic and bottleneck
 blocks, the ACON authors' ResNet-ACON-C, ResNet-Meta-ACON, ShuffleNetV2 (ReLU, Swish, ACON-C,
-Meta-ACON) and TFNet, the HorNet and PosMLP authors' models) it builds a tiny variant from the reference's own classes (a few channels, one or two
-blocks per stage), sets EVERY parameter and BatchNorm statistic to random values (layer scales
+Meta-ACON) and TFNet, the HorNet and PosMLP authors' models) it builds a tiny variant from the
+reference's own classes (a few channels, one or two blocks per stage), sets EVERY parameter and BatchNorm statistic to random values (layer scales
 and positional parameters included, so that nothing is at an init value that would hide a
 mapping mistake), and writes `<name>.safetensors` (the state dict, float32),
 `<name>.npz` (`images` [B, 3, H, W] and the reference `logits`, eval mode, float32) and
