@@ -7,9 +7,9 @@ re-derives the schedule for the batch, accumulation and dataset size a run actua
 
 Batches: `micro_batch` x `accumulation_steps` is the authors' effective batch where a TPU
 v3-8 holds it (ConvNeXt/HorNet 4096, Swin 1024, the ResNets 256, ShuffleNetV2/TFNet 1024).
-Learning rates are quoted per `base_batch_size` and scale linearly with the effective batch (the rule each paper states:
-ConvNeXt/HorNet 4e-3 per 4096, Swin 5e-4 per 512, ResNets 0.1 per 256; ShuffleNetV2/TFNet
-0.5 per 1024, their train.py's value, scaled by the same rule).
+Learning rates are quoted per `base_batch_size` and scale linearly with the effective batch
+(the rule each paper states: ConvNeXt/HorNet 4e-3 per 4096, Swin 5e-4 per 512, ResNets 0.1 per
+256; ShuffleNetV2/TFNet 0.5 per 1024, their train.py's value, scaled by the same rule).
 """
 from __future__ import annotations
 
