@@ -84,3 +84,15 @@ def test_authors_initialisation():
     assert abs(frelu.std() - 0.01) < 0.003
     np.testing.assert_array_equal(layer['block1_pw1_bn'].beta.numpy(), 1e-4)
     np.testing.assert_array_equal(layer['block1_act1'].bn2.beta.numpy(), 1e-4)
+
+
+def test_mixed_bfloat16_forward():
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    tf_keras.mixed_precision.set_global_policy('mixed_bfloat16')
+    try:
+        model = bt.build_tiny('tfnet')
+        out = model(tf.random.normal([2, bt.TINY_INPUT, bt.TINY_INPUT, 3]), training=True)
+        assert np.all(np.isfinite(tf.cast(out, tf.float32).numpy()))
+        assert all(v.dtype == tf.float32 for v in model.trainable_variables)
+    finally:
+        tf_keras.mixed_precision.set_global_policy('float32')
