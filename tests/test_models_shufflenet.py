@@ -20,8 +20,9 @@ def test_forward_backward_every_activation(activation):
     bt.check_forward_backward('shufflenet_v2', activation)
 
 
-@pytest.mark.parametrize('activation', ['meta_acon', 'acon_frelu'])
+@pytest.mark.parametrize('activation', ['relu', 'swish', 'acon_c', 'meta_acon', 'acon_frelu'])
 def test_jit_train_step(activation):
+    """The seed's four activations, and ACON-FReLU as an activation of another network."""
     bt.check_jit_train_step('shufflenet_v2', {'type': activation})
 
 
