@@ -63,8 +63,10 @@ from official_ext.trainer import ActTrainer
 FLAGS = flags.FLAGS
 MODES = ('train', 'eval', 'train_and_eval', 'continuous_eval')
 OUR_EXPERIMENTS = ('convnext_imagenet', 'hornet_imagenet', 'swin_imagenet', 'act_resnet_imagenet',
-                   'posmlp_imagenet', 'cifar_resnet_cifar10', 'cifar_wide_resnet_cifar10',
+                   'posmlp_imagenet', 'act_vit_imagenet', 'tiny_vit_imagenet',
+                   'cifar_resnet_cifar10', 'cifar_wide_resnet_cifar10',
                    'densenet_imagenet', 'densenet_cifar10', 'act_efficientnet_imagenet',
+                   'shufflenet_v2_imagenet', 'tfnet_imagenet',
                    'tf_vision_example_experiment', 'act_image_classification')
 
 

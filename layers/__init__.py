@@ -4,6 +4,7 @@
 `layers.names()` lists the registered names. Importing the family modules below registers them.
 """
 from layers import acon, baselines, golu, tpgu, trainable  # noqa: F401  (registration)
+from layers import acon_frelu  # noqa: F401  (registration)
 from layers.registry import get, names, settings
 
 __all__ = ['get', 'names', 'settings']

@@ -12,7 +12,8 @@ objects and can be written in YAML:
 - `trunc_normal`: the papers' trunc_normal(0.02) (`models.common.trunc_normal`);
 - `torch_linear`: PyTorch's default Linear kernel init. The stock head always creates a zero
   bias, so `build_classification_model` below also draws the bias from U(±1/√fan_in) when this
-  name is in effect.
+  name is in effect;
+- `normal_001`: N(0, 0.01) with a zero bias, the ACON authors' ShuffleNetV2 and TFNet head.
 
 The GoLU authors' CIFAR networks re-initialise their Linear: `kaiming_normal` (He-normal, fan_in,
 untruncated; bias left at PyTorch's default U(±1/√fan_in), drawn here as for `torch_linear`)
@@ -45,6 +46,8 @@ XAVIER_UNIFORM_RELU = 'xavier_uniform_relu'
 UNIFORM_FAN_OUT = 'uniform_fan_out'
 # Heads whose bias PyTorch leaves at its default U(±1/√fan_in) (the stock head's is zero).
 TORCH_BIAS = (TORCH_LINEAR, KAIMING_NORMAL)
+# The ACON authors' ShuffleNetV2 and TFNet: nn.init.normal_(fc.weight, 0, 0.01), zero bias.
+NORMAL_001 = 'normal_001'
 # The head init of each family's reference network; other (Model Garden) backbones keep the
 # stock `random_uniform`.
 FAMILY_DEFAULTS = {
@@ -57,6 +60,7 @@ FAMILY_DEFAULTS = {
     # torchvision's DenseNet keeps the default Linear kernel (its bias is zeroed there, drawn
     # U(±1/√fan_in) here: the one difference of the head's init).
     'densenet': TORCH_LINEAR, 'act_efficientnet': UNIFORM_FAN_OUT,
+    'shufflenet_v2': NORMAL_001, 'tfnet': NORMAL_001,
 }
 # Where one family holds networks of different authors: (family, model_id) → init.
 MODEL_DEFAULTS = {('densenet', '40'): KAIMING_NORMAL}
@@ -116,11 +120,22 @@ class UniformFanOut(tf_keras.initializers.Initializer):
         return {}
 
 
+class Normal001(tf_keras.initializers.Initializer):
+    """N(0, 0.01), untruncated: the ACON authors' ShuffleNetV2/TFNet classifier init."""
+
+    def __call__(self, shape: Any, dtype: Any = None, **kwargs: Any) -> tf.Tensor:
+        return tf_keras.initializers.RandomNormal(stddev=0.01)(shape, dtype=dtype or tf.float32)
+
+    def get_config(self) -> dict:
+        return {}
+
+
 tf_keras.utils.get_custom_objects().update({TRUNC_NORMAL: TruncNormal002,
                                             TORCH_LINEAR: TorchLinear,
                                             KAIMING_NORMAL: KaimingNormal,
                                             XAVIER_UNIFORM_RELU: XavierUniformRelu,
-                                            UNIFORM_FAN_OUT: UniformFanOut})
+                                            UNIFORM_FAN_OUT: UniformFanOut,
+                                            NORMAL_001: Normal001})
 
 
 def resolve(model_config: Any) -> str:

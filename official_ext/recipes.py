@@ -7,10 +7,10 @@ re-derives the schedule for the batch, accumulation and dataset size a run actua
 
 Batches: `micro_batch` x `accumulation_steps` is the authors' effective batch where a TPU
 v3-8 holds it (ConvNeXt/HorNet 4096, Swin 1024, the ResNets 256, torchvision's ViTs 4096,
-TinyViT 1024, the CIFAR-10 ViT-Ti 32). Learning rates are quoted per `base_batch_size` and
-scale linearly with the effective batch (the rule each paper states: ConvNeXt/HorNet 4e-3 per
-4096, Swin 5e-4 per 512, ResNets 0.1 per 256; timm's sqrt rule of the ViT-Ti command is
-applied once, at its batch of 32).
+TinyViT 1024, the CIFAR-10 ViT-Ti 32, ShuffleNetV2/TFNet 1024). Learning rates are quoted per
+`base_batch_size` and scale linearly with the effective batch (the rule each paper states:
+ConvNeXt/HorNet 4e-3 per 4096, Swin 5e-4 per 512, ResNets 0.1 per 256, ShuffleNetV2/TFNet 0.5
+per 1024; timm's sqrt rule of the ViT-Ti command is applied once, at its batch of 32).
 """
 from __future__ import annotations
 
@@ -106,6 +106,8 @@ _HORNET = 'raoyongming/HorNet TRAINING.md (ConvNeXt codebase)'
 _SWIN = 'microsoft/Swin-Transformer configs/swin/*.yaml, config.py, main.py, lr_scheduler.py'
 _POSMLP = 'Zhicaiwww/PosMLP config/PosMLP_{T,S}.yaml (timm 0.4.5 train.py), README.md'
 _ACON = 'nmaac/acon ACON/ResNet_ACON/train.py, MetaACON/ResNet_MetaACON/train.py'
+_ACON_LIGHT = ('nmaac/acon ACON/ShuffleNetV2_ACON/train.py, MetaACON/ShuffleNet_MetaACON/train.py, '
+               'TFNet/train.py, */utils.py (get_parameters)')
 _TV = ('automl/GoLU tasks/image_classification/train.py + README ResNet command (--sync-bn); '
        'pytorch/vision references/classification/train.py')
 
@@ -140,6 +142,12 @@ _CIFAR = dict(warmup_epochs=0, schedule='stepwise', optimizer='sgd', weight_deca
               mixup_alpha=0.0, cutmix_alpha=0.0, erasing_prob=0.0, resize='bilinear',
               pipeline='model_garden', sync_bn=True, dataset='cifar10', image_size=32,
               crop_padding=4, precision='float32')
+# The ACON authors' ShuffleNetV2 / Meta-ACON ShuffleNet / TFNet train.py (identical recipes):
+# batch 1024, SGD 0.9, lr 0.5 linearly to 0 over 300k iterations (= 240 epochs), wd 4e-5 on
+# >=2-D weights only, label smoothing 0.1, colour jitter 0.4, no warm-up.
+_ACON_LIGHTWEIGHT = dict(_RESNET, micro_batch=1024, base_learning_rate=0.5,
+                         base_batch_size=1024, epochs=240, schedule='linear', l2_kernels=4e-5,
+                         label_smoothing=0.1, color_jitter=0.4, source=_ACON_LIGHT)
 _POSMLP_COMMON = dict(family='posmlp', source=_POSMLP, accumulation_steps=1, warmup_epochs=10,
                       min_learning_rate=1e-6, warmup_learning_rate=1e-5, weight_decay=0.067,
                       epsilon=1e-5, global_clipnorm=1.0, ema_decay=0.99992, randaug=(3, 6, 1.0),
@@ -228,6 +236,8 @@ RECIPES: Dict[str, Recipe] = {r.name: r for r in (
            erasing_prob=0.2, head_dropout=0.2),
     Recipe('golu_cifar_densenet40', 'densenet', 40, _GOLU_CIFAR, 64, 1, 0.1, 64, epochs=300,
            lr_decay_epochs=(149, 224), l2_all=1e-4, nesterov=True, **_CIFAR),
+    Recipe('shufflenet_v2', **dict(_ACON_LIGHTWEIGHT, family='shufflenet_v2', model_id='1.5x')),
+    Recipe('tfnet', **dict(_ACON_LIGHTWEIGHT, family='tfnet', model_id='1.0')),
 )}
 
 # The recipe a backbone family trains with when `trainer.recipe` is empty: (family, model_id).
@@ -242,6 +252,7 @@ FAMILY_RECIPES: Dict[Tuple[str, object], str] = {
     ('cifar_wide_resnet', None): 'golu_cifar_wide_resnet',
     ('densenet', None): 'torchvision_nesterov', ('densenet', 40): 'golu_cifar_densenet40',
     ('act_efficientnet', None): 'golu_efficientnet',
+    ('shufflenet_v2', None): 'shufflenet_v2', ('tfnet', None): 'tfnet',
 }
 
 

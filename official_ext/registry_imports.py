@@ -4,6 +4,6 @@ needs): Model Garden's own vision registrations, this project's backbone builder
 # pylint: disable=unused-import
 from official.vision import registry_imports  # noqa: F401
 
-import models  # noqa: F401  (registers convnext, hornet, swin, act_resnet, posmlp builders)
+import models  # noqa: F401  (registers every backbone builder of models/)
 from official_ext.configs import image_classification  # noqa: F401  (act_image_classification)
 from official_ext import task  # noqa: F401  (training experiments and their task; issue 4)

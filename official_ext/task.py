@@ -97,7 +97,8 @@ class ActClassificationTask(head_init.ClassificationTask):
         The backbone builders hand Model Garden's kernel regularizer to their convs and dense
         layers, but an activation layer builds its own (Meta-ACON's two projections); the ACON
         authors decay every >= 2-D weight (`get_parameters`), so these kernels get the same
-        wd * sum(w^2) / 2 term. Activation parameters (p1, p2, beta, TPGU's a_i) stay undecayed.
+        wd * sum(w^2) / 2 term (ACON-FReLU's depthwise kernel too). Activation parameters
+        (p1, p2, beta, TPGU's a_i) stay undecayed.
         """
         decay = float(self.task_config.losses.l2_weight_decay or 0.0)
         if not decay:
@@ -106,9 +107,13 @@ class ActClassificationTask(head_init.ClassificationTask):
         for layer in model.submodules:
             if isinstance(layer, act_base.ActivationLayer):
                 for sub in layer.submodules:
-                    kernel = getattr(sub, 'kernel', None)
-                    if kernel is not None and getattr(sub, 'kernel_regularizer', None) is None:
-                        kernels.append(kernel)
+                    # Dense/Conv `kernel` (Meta-ACON), DepthwiseConv2D `depthwise_kernel`
+                    # (ACON-FReLU's funnel conv).
+                    for attr, reg in (('kernel', 'kernel_regularizer'),
+                                      ('depthwise_kernel', 'depthwise_regularizer')):
+                        kernel = getattr(sub, attr, None)
+                        if kernel is not None and getattr(sub, reg, None) is None:
+                            kernels.append(kernel)
         if kernels:
             model.add_loss(lambda: decay / 2.0 * tf.add_n(
                 [tf.reduce_sum(tf.square(tf.cast(k, tf.float32))) for k in kernels]))

@@ -18,7 +18,11 @@ from official.core import task_factory
 
 import official_ext.registry_imports  # noqa: F401  (registers builders and the experiment)
 
-FAMILIES = ('convnext', 'hornet', 'swin', 'act_resnet', 'posmlp', 'tiny_vit')
+# tfnet is left out of FAMILIES: the generic family tests swap in TPGU, and TFNet is built from
+# ACON-FReLU only (tests/test_models_tfnet.py covers it).
+FAMILIES = ('convnext', 'hornet', 'swin', 'act_resnet', 'posmlp', 'tiny_vit', 'shufflenet_v2')
+# Families without stochastic depth (the ACON authors' lightweight networks have none).
+NO_DROP_PATH = ('shufflenet_v2', 'tfnet')
 TINY_INPUT = 32
 TINY_CLASSES = 5
 
@@ -41,6 +45,8 @@ TINY = {
     'cifar_wide_resnet': {'model_id': '', 'dims': [4, 8], 'depths': [1, 1]},
     'act_efficientnet': {'widths': [8, 8, 8, 8, 8, 16, 16], 'depths': [1] * 7,
                          'stem_width': 8, 'head_width': 16},
+    'shufflenet_v2': {'dims': [8, 16], 'depths': [1, 2], 'stem_width': 4, 'last_width': 16},
+    'tfnet': {'stem_width': 4, 'depths': [1, 2], 'last_width': 16},
 }
 # Four-stage tiny variants for the output-shape tests (strides 4, 8, 16, 32).
 TINY4 = {
@@ -53,7 +59,16 @@ TINY4 = {
                'groups': [2, 2, 4, 4]},
     'tiny_vit': {'dims': [8, 16, 24, 32], 'depths': [1, 1, 1, 1], 'num_heads': [1, 2, 3, 4],
                  'window_sizes': [1, 2, 2, 1]},
+    # ShuffleNetV2: the pooled stem (4 channels) is endpoint '2', its three stages '3'..'5'.
+    'shufflenet_v2': {'dims': [8, 16, 32], 'depths': [1, 1, 1], 'stem_width': 4,
+                      'last_width': 16},
+    'tfnet': {'stem_width': 4, 'depths': [1, 1, 1, 1], 'last_width': 16},
 }
+
+
+def drop_path(family: str, rate: float = 0.1) -> Dict[str, Any]:
+    """`drop_path_rate=rate` for the families that have stochastic depth, else nothing."""
+    return {} if family in NO_DROP_PATH else {'drop_path_rate': rate}
 
 
 def experiment(backbone: Dict[str, Any], input_size: int = 224, num_classes: int = 1000):
@@ -113,7 +128,7 @@ def check_forward_backward(family: str, activation_name: str) -> None:
     """Forward + backward of the tiny variant: finite loss, every trainable weight gets a finite
     gradient, and the configured activation really sits in the model."""
     import layers  # pylint: disable=g-import-not-at-top
-    model = build_tiny(family, activation_spec(activation_name), drop_path_rate=0.1)
+    model = build_tiny(family, activation_spec(activation_name), **drop_path(family))
     loss, grads, logits = loss_and_grads(model)
     assert logits.shape == (2, TINY_CLASSES)
     assert np.isfinite(float(loss))
@@ -129,7 +144,7 @@ def check_forward_backward(family: str, activation_name: str) -> None:
 
 def check_jit_train_step(family: str, activation: Optional[Dict[str, Any]] = None) -> None:
     """One SGD step compiled with XLA (static shapes) changes the weights and keeps them finite."""
-    model = build_tiny(family, activation, drop_path_rate=0.1)
+    model = build_tiny(family, activation, **drop_path(family))
     opt = tf_keras.optimizers.legacy.SGD(0.1)
     rng = np.random.default_rng(1)
     images = tf.constant(rng.normal(size=[2, TINY_INPUT, TINY_INPUT, 3]), tf.float32)

@@ -36,6 +36,12 @@ def test_model_zoo_is_complete():
     want |= {f'golu/efficientnet_b0_{a}' for a in golu_acts}
     want |= {f'trainable/convnext_tiny_{a}' for a in (
         'coslu', 'delu', 'lincomb', 'normlincomb', 'relun', 'scaledsoftsign', 'shilu')}
+    # Seed 001's ShuffleNetV2 and Meta-ACON tables, and the ShuffleNetV2/TFNet rows of its TFNet
+    # table (its MobileNetV2 rows are other papers' networks, not built here).
+    want |= {f'acon_lightweight/shufflenet_v2_{s}_{a}' for s in ('0.5x', '1.5x')
+             for a in ('relu', 'swish', 'acon_c', 'meta_acon')}
+    want |= {'acon_lightweight/shufflenet_v2_1.0x_relu', 'acon_lightweight/shufflenet_v2_2.0x_relu'}
+    want |= {f'acon_lightweight/tfnet_{s}' for s in ('0.5', '1.0', '1.5', '2.0')}
     missing = want - names
     assert not missing, sorted(missing)
     assert len([n for n in names if n.startswith('demo/')]) >= 2
@@ -70,12 +76,13 @@ def test_loads_and_validates(path):
         assert cfg.runtime.mixed_precision_dtype == 'bfloat16'
         effective = cfg.task.train_data.global_batch_size * cfg.trainer.accumulation_steps
         # The authors' effective batches (ConvNeXt/HorNet 4 nodes x 8 GPUs x 128, Swin 8 x 128,
-        # PosMLP 8 GPUs x 128 / x 60, seed 004's 256 x 8, ResNets 8 x 32).
+        # PosMLP 8 GPUs x 128 / x 60, seed 004's 256 x 8, ResNets 8 x 32, the ACON authors'
+        # ShuffleNetV2 and TFNet train.py --batch-size 1024).
         want = {'convnext': 4096, 'hornet': 4096, 'hornet_small': 4096, 'swin': 1024, 'posmlp_tiny': 1024,
                 'posmlp_small': 480, 'posmlp_seed004': 2048, 'acon_resnet': 256,
                 'torchvision_resnet': 256, 'torchvision_vit_b16': 4096,
                 'torchvision_vit_b32': 4096, 'timm_vit_cifar10': 32, 'tiny_vit': 1024,
-                'torchvision_nesterov': 256,
+                'torchvision_nesterov': 256, 'shufflenet_v2': 1024, 'tfnet': 1024,
                 'golu_efficientnet': 1536}   # timm command: 4 GPUs x --batch-size 384
         assert effective == want[cfg.trainer.recipe]
         folder = os.path.basename(os.path.dirname(path))
@@ -152,3 +159,8 @@ def test_reference_numbers_match_the_seeds():
     assert ref('golu/efficientnet_b0_gelu.yaml').startswith('76.90 +/- 0.01')
     assert ref('golu/efficientnet_b0_golu.yaml').startswith('76.86 +/- 0.04')
     assert ref('posmlp/posmlp_small.yaml').startswith('83.0%')
+    assert ref('acon_lightweight/shufflenet_v2_0.5x_acon_c.yaml').startswith('63.0%')  # 37.0
+    assert ref('acon_lightweight/shufflenet_v2_1.5x_meta_acon.yaml').startswith('75.3%')  # 24.7
+    assert ref('acon_lightweight/shufflenet_v2_2.0x_relu.yaml').startswith('75.0%')  # 25.0
+    assert ref('acon_lightweight/tfnet_0.5.yaml').startswith('63.4%')  # error 36.6
+    assert ref('acon_lightweight/tfnet_2.0.yaml').startswith('75.7%')  # error 24.3

@@ -57,7 +57,9 @@ def test_every_family_has_a_fixture():
     assert {'convnext', 'swin', 'resnet_basic', 'resnet_bottleneck', 'resnet_acon_c',
             'resnet_meta_acon', 'hornet', 'posmlp', 'vit_torchvision', 'vit_timm',
             'tiny_vit', 'tiny_vit_timm', 'wide_resnet_bottleneck', 'cifar_resnet',
-            'cifar_wide_resnet', 'densenet', 'densenet_cifar', 'efficientnet'} <= set(NAMES)
+            'cifar_wide_resnet', 'densenet', 'densenet_cifar', 'efficientnet', 'shufflenet_v2_relu',
+            'shufflenet_v2_swish', 'shufflenet_v2_acon_c', 'shufflenet_v2_meta_acon',
+            'tfnet'} <= set(NAMES)
     size = sum(os.path.getsize(os.path.join(FIXTURES, f)) for f in os.listdir(FIXTURES))
     assert size < 5 * 2 ** 20
 
@@ -94,6 +96,23 @@ def _transposed_copy(name, tmp_path):
 def test_negative_control_transposed_kernel_fails(name, tmp_path):
     meta, images, ref = _fixture(name)
     weights, key = _transposed_copy(name, tmp_path)
+    _import(meta, weights, tmp_path / 'ckpt')
+    _, ours = _logits(meta, str(tmp_path / 'ckpt'), images)
+    assert _relative_error(ours, ref) > 100 * TOLERANCE, key
+
+
+@pytest.mark.parametrize('name,key', [
+    ('shufflenet_v2_meta_acon', 'first_conv.0.weight'),              # the stem conv
+    ('tfnet', 'features.0.branch_main.2.conv_frelu.weight'),         # ACON-FReLU's funnel conv
+])
+def test_negative_control_transposed_kernel_on_a_large_map_fails(name, key, tmp_path):
+    """The first square kernel of these two sits on a 1x1 map (transposing it changes nothing),
+    so a 3x3 kernel that sees a 16x16 / 8x8 map is transposed instead."""
+    meta, images, ref = _fixture(name)
+    state = load_file(os.path.join(FIXTURES, f'{name}.safetensors'))
+    state[key] = np.ascontiguousarray(state[key].transpose(0, 1, 3, 2))
+    weights = str(tmp_path / 'transposed.safetensors')
+    save_file(state, weights)
     _import(meta, weights, tmp_path / 'ckpt')
     _, ours = _logits(meta, str(tmp_path / 'ckpt'), images)
     assert _relative_error(ours, ref) > 100 * TOLERANCE, key

@@ -11,7 +11,7 @@ from layers import registry
 
 EXPECTED = sorted(['relu', 'gelu', 'swish', 'silu', 'mish', 'tpgu', 'acon_a', 'acon_b', 'acon_c',
                    'meta_acon', 'golu', 'coslu', 'delu', 'lincomb', 'normlincomb', 'relun',
-                   'scaledsoftsign', 'shilu', 'helu', 'sinlu'])
+                   'scaledsoftsign', 'shilu', 'helu', 'sinlu', 'acon_frelu'])
 # Each name, plus non-default variants that change the code path.
 SPECS = [(n, None) for n in EXPECTED] + [
     ('tpgu', {'order': 0}), ('tpgu', {'order': 7}), ('gelu', {'approximate': True}),
@@ -32,6 +32,12 @@ def _seeded():
 
 def make(act, settings=None, **kw):
     return layers.get({'type': act, act: settings}, **kw)
+
+
+def input_ranks(name):
+    """The input ranks a layer accepts: 2, 3 and 4, unless its class says otherwise
+    (`INPUT_RANKS`: ACON-FReLU convolves over H, W and takes rank 4 only)."""
+    return getattr(type(layers.get(name)), 'INPUT_RANKS', (2, 3, 4))
 
 
 def rand(shape, scale=2.0, seed=0):
@@ -94,6 +100,10 @@ def test_config_round_trip_and_settings_complete(name, settings):
 @pytest.mark.parametrize('name,settings', SPECS, ids=IDS)
 @pytest.mark.parametrize('shape', [(5, C), (2, 6, C), (2, 3, 4, C)])
 def test_ranks(name, settings, shape):
+    if len(shape) not in input_ranks(name):
+        with pytest.raises(ValueError, match=f'rank-{input_ranks(name)[0]}'):
+            make(name, settings)(rand(shape), training=False)
+        return
     y = make(name, settings)(rand(shape), training=False)
     assert y.shape == shape and np.all(np.isfinite(y.numpy()))
 

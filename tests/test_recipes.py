@@ -36,6 +36,8 @@ YAMLS = {
     'torchvision_vit_b32': 'golu/vit_b32_gelu.yaml',
     'timm_vit_cifar10': 'golu/vit_ti16_cifar10_golu.yaml',
     'tiny_vit': 'golu/tiny_vit_21m_golu.yaml',
+    'shufflenet_v2': 'acon_lightweight/shufflenet_v2_1.5x_acon_c.yaml',
+    'tfnet': 'acon_lightweight/tfnet_1.0.yaml',
 }
 OWN_EXPERIMENT = {'convnext': 'convnext_imagenet', 'hornet': 'hornet_imagenet',
                   'hornet_small': 'hornet_imagenet', 'swin': 'swin_imagenet',
@@ -44,7 +46,8 @@ OWN_EXPERIMENT = {'convnext': 'convnext_imagenet', 'hornet': 'hornet_imagenet',
                   'torchvision_resnet': 'act_resnet_imagenet',
                   'torchvision_vit_b16': 'act_vit_imagenet',
                   'torchvision_vit_b32': 'act_vit_imagenet', 'timm_vit_cifar10': 'act_vit_imagenet',
-                  'tiny_vit': 'tiny_vit_imagenet'}
+                  'tiny_vit': 'tiny_vit_imagenet',
+                  'shufflenet_v2': 'shufflenet_v2_imagenet', 'tfnet': 'tfnet_imagenet'}
 
 
 def load(recipe, override=None, experiment=None):
@@ -160,6 +163,40 @@ def test_acon_resnet_recipe():
     assert data.color_jitter == 0.4
     assert data.aug_type is None and data.mixup_and_cutmix is None
     assert data.random_erasing is None
+
+
+@pytest.mark.parametrize('recipe', ['shufflenet_v2', 'tfnet'])
+def test_acon_lightweight_recipes(recipe):
+    """The ACON authors' ShuffleNetV2 / Meta-ACON ShuffleNet / TFNet train.py: batch 1024,
+    SGD 0.9, lr 0.5 linearly to 0 over 300,000 iterations, wd 4e-5 on >= 2-D weights, label
+    smoothing 0.1, ColorJitter(0.4, 0.4, 0.4), RandomResizedCrop(224), eval resize 256, crop 224.
+    """
+    cfg = load(recipe)
+    t = cfg.trainer
+    assert effective(cfg) == 1024
+    assert t.optimizer_config.optimizer.type == 'sgd'
+    assert t.optimizer_config.optimizer.sgd.momentum == 0.9
+    assert not t.optimizer_config.optimizer.sgd.nesterov
+    poly = lr_of(cfg).polynomial
+    assert lr_of(cfg).type == 'polynomial'
+    assert poly.initial_learning_rate == pytest.approx(0.5)
+    assert (poly.end_learning_rate, poly.power) == (0.0, 1.0)
+    assert poly.decay_steps == t.train_steps == 240 * 1251            # 300,240 steps
+    assert abs(t.train_steps - 300000) / 300000 < 1e-3
+    assert warmup_of(cfg) is None and t.optimizer_config.ema is None
+    assert cfg.task.losses.l2_weight_decay == 4e-5
+    assert cfg.task.losses.l2_weight_decay_all == 0.0
+    assert cfg.task.losses.label_smoothing == 0.1
+    assert cfg.task.losses.one_hot
+    assert cfg.task.model.dropout_rate == 0.0     # the backbone holds the authors' dropout
+    data = cfg.task.train_data
+    assert data.color_jitter == 0.4 and data.crop_area_range == [0.08, 1.0]
+    assert data.aug_type is None and data.mixup_and_cutmix is None
+    assert data.random_erasing is None
+    assert cfg.task.validation_data.center_crop_fraction == 0.875
+    half = load(recipe, 'task.train_data.global_batch_size=512')
+    assert lr_of(half).polynomial.initial_learning_rate == pytest.approx(0.25)
+    assert half.trainer.train_steps == 240 * 2502
 
 
 def test_torchvision_resnet_recipe():

@@ -1,7 +1,8 @@
 """End-to-end: a few train_and_eval steps through run.py's main on a tiny TFRecord set.
 
 ConvNeXt + TPGU (the full transformer recipe: RandAugment with mstd, mixup/cutmix, random
-erasing, bicubic, and 2-step accumulation), Swin, and an act_resnet with trainable ACON-C.
+erasing, bicubic, and 2-step accumulation), Swin, an act_resnet with trainable ACON-C, and the
+ACON authors' ShuffleNetV2 (Meta-ACON) and TFNet with their recipe.
 Checks: checkpoints and both best checkpoints written, model_summary.txt, raw and EMA metrics
 in one evaluation, resuming at the saved step, and the same seed giving the same losses.
 """
@@ -32,6 +33,11 @@ TINY = {
     'act_resnet': {'type': 'act_resnet', 'act_resnet': {
         'block': 'basic', 'dims': [8, 16, 32, 64], 'depths': [1, 1, 1, 1], 'stem_width': 8,
         'activation': {'type': 'acon_c'}}},
+    'shufflenet_v2': {'type': 'shufflenet_v2', 'shufflenet_v2': {
+        'model_id': '0.5x', 'dims': [16, 32, 64], 'depths': [1, 2, 1], 'stem_width': 8,
+        'last_width': 32, 'activation': {'type': 'meta_acon'}}},
+    'tfnet': {'type': 'tfnet', 'tfnet': {'model_id': '1.0', 'stem_width': 4,
+                                         'depths': [1, 2, 1, 1], 'last_width': 32}},
 }
 
 
@@ -132,3 +138,18 @@ def test_resnet_trainable_activation_seeded_and_raw_only_without_ema(tmp_path, d
     assert sorted(a) == [1, 2]
     assert np.isfinite(a[1][0])
     assert a == b
+
+
+@pytest.mark.parametrize('family,experiment', [('shufflenet_v2', 'shufflenet_v2_imagenet'),
+                                               ('tfnet', 'tfnet_imagenet')])
+def test_acon_lightweight_train_and_eval(tmp_path, data, family, experiment):
+    """ShuffleNetV2 with Meta-ACON and TFNet through run.py with their recipe (SGD, coupled L2
+    on kernels, label smoothing, the backbone's own dropout)."""
+    model_dir = str(tmp_path / family)
+    logs = call(experiment, model_dir, override(family, data, ema=False))
+    assert 'accuracy' in logs and 'top_5_accuracy' in logs
+    assert _checkpoint_steps(model_dir) == [1, 2]
+    losses = train_losses(model_dir)
+    assert sorted(losses) == [1, 2] and np.isfinite(losses[2][0])
+    params = open(os.path.join(model_dir, 'params.yaml')).read()
+    assert f'recipe: {family}' in params

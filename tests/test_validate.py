@@ -26,7 +26,7 @@ from tests import train_testlib as lib
 ACT = 'task.model.backbone.convnext.activation'
 TPGU = ACT + '.tpgu'
 OUR_BACKBONES = {'convnext', 'hornet', 'swin', 'act_resnet', 'posmlp', 'cifar_resnet',
-                 'cifar_wide_resnet', 'densenet', 'act_efficientnet'}
+                 'cifar_wide_resnet', 'densenet', 'act_efficientnet', 'shufflenet_v2', 'tfnet'}
 # Written out here (not imported) so that a change to the advertised forms is noticed.
 PAIRS_FORM = "--params_override='task.train_data.global_batch_size=64,trainer.train_steps=100'"
 YAML_FORM = ("--params_override='{task: {train_data: {global_batch_size: 64}}, "
@@ -270,7 +270,8 @@ def test_model_zoo_yaml_passes(path):
 
 @pytest.mark.parametrize('experiment', ['convnext_imagenet', 'hornet_imagenet', 'swin_imagenet',
                                         'posmlp_imagenet', 'act_resnet_imagenet',
-                                        'tf_vision_example_experiment'])
+                                        'tf_vision_example_experiment',
+                                        'shufflenet_v2_imagenet', 'tfnet_imagenet'])
 def test_recipe_defaults_pass(experiment):
     v.validate(exp_factory.get_exp_config(experiment))
 

@@ -28,6 +28,9 @@ REDUCED: Dict[str, dict] = {
     'densenet': {'growth_rate': 4, 'depths': [1, 1], 'stem_width': 8},
     'act_efficientnet': {'widths': [8, 8, 8, 8, 8, 16, 16], 'depths': [1] * 7, 'stem_width': 8,
                          'head_width': 16},
+    'shufflenet_v2': {'dims': [16, 32, 64], 'depths': [1, 1, 1], 'stem_width': 8,
+                      'last_width': 32},
+    'tfnet': {'stem_width': 4, 'depths': [1, 1, 1, 1], 'last_width': 32},
 }
 REDUCED_INPUT = {'swin': 64, 'posmlp': 64}
 

@@ -9,9 +9,10 @@
         --golu_dir=/tmp/authors/GoLU --out=tests/fixtures
 
 For each reference network (timm ConvNeXt and Swin, torchvision ResNet with basic and bottleneck
-blocks and the Wide ResNet's widened bottleneck, the ACON authors' ResNet-ACON-C and
-ResNet-Meta-ACON, the HorNet and PosMLP authors' models, torchvision's and timm's ViT, GoLU's and
-timm's TinyViT, the GoLU authors' CIFAR ResNet and WideResNet) it builds a tiny variant from the
+blocks and the Wide ResNet's widened bottleneck, the ACON authors' ResNet-ACON-C,
+ResNet-Meta-ACON, ShuffleNetV2 (ReLU, Swish, ACON-C, Meta-ACON) and TFNet, the HorNet and PosMLP
+authors' models, torchvision's and timm's ViT, GoLU's and timm's TinyViT, the GoLU authors' CIFAR
+ResNet, WideResNet and DenseNet, timm's EfficientNet) it builds a tiny variant from the
 reference's own classes (a few channels, one or two blocks per stage), sets EVERY parameter and
 BatchNorm statistic to random values (layer scales and positional parameters included, so that
 nothing is at an init value that would hide a mapping mistake), and writes `<name>.safetensors`
@@ -45,7 +46,12 @@ def randomize(model: torch.nn.Module, seed: int) -> None:
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
-            if p.ndim >= 2 and not name.endswith(('attention_spreads', 'bias_table')):
+            if name.endswith(('.p1', '.p2', '.beta')) and p.ndim == 4:
+                # ACON's [1, C, 1, 1] parameters at their init scale (randn), not as kernels:
+                # scaled by 1/sqrt(C) they shrink every ACON output and the tiny ShuffleNets'
+                # logits barely depended on the image.
+                p.copy_(torch.randn(p.shape, generator=g))
+            elif p.ndim >= 2 and not name.endswith(('attention_spreads', 'bias_table')):
                 fan_in = p[0].numel()
                 p.copy_(torch.randn(p.shape, generator=g) / fan_in ** 0.5)
             elif name.endswith('attention_spreads'):
@@ -115,6 +121,62 @@ def _golu_small_poc(golu_dir: str) -> Dict[str, types.ModuleType]:
     sys.modules['golu.golu_activation'] = stub
     return {name: importlib.import_module(f'tasks.small_poc.{name}')
             for name in ('resnet', 'wide_resnet', 'dense_net')}
+def _fixed(cls: type, **values) -> type:
+    """A subclass of `cls` whose listed attributes read `values`, whatever `__init__` assigns.
+
+    The ACON authors' ShuffleNetV2 and TFNet hard-code their stage widths and depths in
+    `__init__`; read-only properties make the class's own `__init__` build a tiny variant.
+    """
+    props = {k: property(lambda self, v=v: list(v) if isinstance(v, list) else v,
+                         lambda self, value: None) for k, v in values.items()}
+    return type(f'Tiny{cls.__name__}', (cls,), dict(props, __module__=cls.__module__))
+
+
+def _global_pool(model: torch.nn.Module) -> torch.nn.Module:
+    """Their head pools with AvgPool2d(7), i.e. globally at 224 px; at 32 px the last map is
+    1x1, so the same global average is taken with AdaptiveAvgPool2d(1)."""
+    model.globalpool = torch.nn.AdaptiveAvgPool2d(1)
+    return model
+
+
+# Tiny ShuffleNetV2 (stem 8; stages 16, 32, 64 with 2, 2, 1 blocks; last conv 48) and TFNet
+# (stem 4 = int(16 x 0.25); stages of 2, 1, 1, 1 blocks; last conv 24).
+_SHUFFLE_TINY = dict(stage_out_channels=[-1, 8, 16, 32, 64, 48], stage_repeats=[2, 2, 1])
+_SHUFFLE_OURS = {'model_id': '0.5x', 'dims': [16, 32, 64], 'depths': [2, 2, 1],
+                 'stem_width': 8, 'last_width': 48}
+_TFNET_TINY = dict(stages=[2, 1, 1, 1], out_channel=24)
+_TFNET_OURS = {'model_id': '0.5', 'stem_width': 4, 'depths': [2, 1, 1, 1], 'last_width': 24}
+
+
+def _acon_lightweight(acon_dir: str) -> dict:
+    """ShuffleNetV2 with each activation of the seed's tables, and TFNet (the authors' code).
+
+    ReLU and Swish: the authors' ACON ShuffleNetV2 module with `AconC` bound to nn.ReLU /
+    nn.SiLU while it builds (the network whose activation the seed's rows vary).
+    """
+    out = {}
+    for act, swap in (('acon_c', None), ('relu', torch.nn.ReLU), ('swish', torch.nn.SiLU)):
+        module = _module_from(os.path.join(acon_dir, 'ACON/ShuffleNetV2_ACON/network.py'),
+                              f'ref_shufflenet_{act}')
+        if swap is not None:
+            module.AconC = lambda width, swap=swap: swap()
+        cls = _fixed(module.ShuffleNetV2_ACON, **_SHUFFLE_TINY)
+        out[f'shufflenet_v2_{act}'] = (
+            lambda cls=cls: _global_pool(cls(n_class=CLASSES, model_size='0.5x')),
+            'shufflenet_v2_imagenet',
+            {'shufflenet_v2': dict(_SHUFFLE_OURS, activation={'type': act})})
+    meta = _module_from(os.path.join(acon_dir, 'MetaACON/ShuffleNet_MetaACON/network.py'),
+                        'ref_shufflenet_meta_acon')
+    cls = _fixed(meta.ShuffleNetV2_MetaACON, **_SHUFFLE_TINY)   # 0.5x: generator ratio r = 8
+    out['shufflenet_v2_meta_acon'] = (
+        lambda: _global_pool(cls(n_class=CLASSES, model_size='0.5x')),
+        'shufflenet_v2_imagenet',
+        {'shufflenet_v2': dict(_SHUFFLE_OURS, activation={'type': 'meta_acon'})})
+    tf_module = _module_from(os.path.join(acon_dir, 'TFNet/network.py'), 'ref_tfnet')
+    tiny_tfnet = _fixed(tf_module.TFNet, **_TFNET_TINY)
+    out['tfnet'] = (lambda: _global_pool(tiny_tfnet(n_class=CLASSES, model_size=0.25)),
+                    'tfnet_imagenet', {'tfnet': dict(_TFNET_OURS)})
+    return out
 
 
 def builders(args) -> Dict[str, Tuple[Callable[[], torch.nn.Module], str, dict]]:
@@ -234,6 +296,7 @@ def builders(args) -> Dict[str, Tuple[Callable[[], torch.nn.Module], str, dict]]
             'act_resnet_imagenet',
             _resnet_override([2, 1, 1, 1], 'bottleneck', activation={'type': 'meta_acon'},
                              **acon))
+        out.update(_acon_lightweight(args.acon_dir))
     if args.hornet_dir:
         hn = _module_from(os.path.join(args.hornet_dir, 'hornet.py'), 'ref_hornet')
         s = 1.0 / 3.0
@@ -262,7 +325,8 @@ def builders(args) -> Dict[str, Tuple[Callable[[], torch.nn.Module], str, dict]]
 def override(experiment_backbone: dict) -> dict:
     (family, settings), = experiment_backbone.items()
     settings = dict(settings)
-    if family not in ('act_resnet', 'densenet'):   # densenet has no residual branches
+    # No stochastic depth in these (densenet has no residual branches).
+    if family not in ('act_resnet', 'densenet', 'shufflenet_v2', 'tfnet'):
         settings.setdefault('drop_path_rate', 0.0)
     return {'task': {'model': {'num_classes': CLASSES, 'input_size': [IMAGE, IMAGE, 3],
                                'backbone': {'type': family, family: settings}},

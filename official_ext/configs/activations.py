@@ -55,6 +55,13 @@ class MetaAcon(hyperparams.Config):
 
 
 @dataclasses.dataclass
+class AconFReLU(hyperparams.Config):
+    """ACON-FReLU's BatchNorms (its stride is TFNet's, set by the backbone, not here)."""
+    bn_momentum: float = 0.9
+    bn_epsilon: float = 1e-5
+
+
+@dataclasses.dataclass
 class GoLU(hyperparams.Config):
     """GoLU α, β, γ; `learnable: true` turns them into trainable scalars (default fixed)."""
     alpha: float = 1.0
@@ -114,6 +121,7 @@ class Activation(hyperparams.OneOfConfig):
     acon_b: AconBC = _f(AconBC)
     acon_c: AconBC = _f(AconBC)
     meta_acon: MetaAcon = _f(MetaAcon)
+    acon_frelu: AconFReLU = _f(AconFReLU)
     golu: GoLU = _f(GoLU)
     coslu: SinCosLU = _f(SinCosLU)
     sinlu: SinCosLU = _f(SinCosLU)

@@ -196,6 +196,24 @@ class CifarResNet(hyperparams.Config):
     dims: List[int] = dataclasses.field(default_factory=list)
     depths: List[int] = dataclasses.field(default_factory=list)
     drop_path_rate: Optional[float] = None
+class ShuffleNetV2(hyperparams.Config):
+    """ShuffleNetV2 as the ACON authors built it: model_id 0.5x | 1.0x | 1.5x | 2.0x.
+
+    Attributes:
+      dims / depths: the three stage widths / block counts (default: the model_id's, [4, 8, 4]).
+      stem_width: the stem conv width (24 for every model_id).
+      last_width: the last 1x1 conv width; 0 = the model_id's (1024; 2048 for 2.0x).
+      dropout_rate: before the classifier; None = the authors' (0.2 for 2.0x, else 0).
+      meta_acon_r: Meta-ACON's generator ratio; 0 = the authors' (8 for 0.5x, else 16).
+      activation: replaces every ReLU of the network (default ReLU).
+    """
+    model_id: str = '1.0x'
+    dims: List[int] = dataclasses.field(default_factory=list)
+    depths: List[int] = dataclasses.field(default_factory=list)
+    stem_width: int = 24
+    last_width: int = 0
+    dropout_rate: Optional[float] = None
+    meta_acon_r: int = 0
     norm_momentum: float = 0.9
     norm_epsilon: float = 1e-5
     activation: Activation = dataclasses.field(
@@ -263,11 +281,30 @@ class ActEfficientNet(hyperparams.Config):
     norm_epsilon: float = 1e-5
     activation: Activation = dataclasses.field(
         default_factory=lambda: default_activation('swish'))
+class TFNet(hyperparams.Config):
+    """TFNet: model_id 0.5 | 1.0 | 1.5 | 2.0 (the stem width is 16 x size).
+
+    Attributes:
+      stem_width: 0 = 16 x the model_id's size; depths: blocks per stage (default [2, 3, 8, 3]).
+      dropout_rate: before the classifier; None = the authors' (0.2 above size 0.5, else 0).
+      activation: must be acon_frelu (its settings apply to every site).
+    """
+    model_id: str = '1.0'
+    stem_width: int = 0
+    depths: List[int] = dataclasses.field(default_factory=list)
+    last_width: int = 1024
+    dropout_rate: Optional[float] = None
+    norm_momentum: float = 0.9
+    norm_epsilon: float = 1e-5
+    activation: Activation = dataclasses.field(
+        default_factory=lambda: default_activation('acon_frelu'))
 
 
 @dataclasses.dataclass
 class Backbone(mg_backbones.Backbone):
     """Model Garden's backbone one-of plus this project's families (see the module docstring)."""
+    """Model Garden's backbone one-of plus convnext, hornet, swin, act_resnet, posmlp,
+    shufflenet_v2 and tfnet."""
     convnext: ConvNeXt = dataclasses.field(default_factory=ConvNeXt)
     hornet: HorNet = dataclasses.field(default_factory=HorNet)
     swin: Swin = dataclasses.field(default_factory=Swin)
@@ -279,3 +316,5 @@ class Backbone(mg_backbones.Backbone):
     cifar_wide_resnet: CifarWideResNet = dataclasses.field(default_factory=CifarWideResNet)
     densenet: DenseNet = dataclasses.field(default_factory=DenseNet)
     act_efficientnet: ActEfficientNet = dataclasses.field(default_factory=ActEfficientNet)
+    shufflenet_v2: ShuffleNetV2 = dataclasses.field(default_factory=ShuffleNetV2)
+    tfnet: TFNet = dataclasses.field(default_factory=TFNet)

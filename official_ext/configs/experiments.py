@@ -150,6 +150,8 @@ _register('cifar_wide_resnet_cifar10', 'golu_cifar_wide_resnet')
 _register('densenet_imagenet', 'torchvision_nesterov')
 _register('densenet_cifar10', 'golu_cifar_densenet40')
 _register('act_efficientnet_imagenet', 'golu_efficientnet')
+_register('shufflenet_v2_imagenet', 'shufflenet_v2')
+_register('tfnet_imagenet', 'tfnet')
 # The seed README's experiment name; its YAML files choose the backbone (and so the recipe).
 _register('tf_vision_example_experiment', 'convnext')
 
@@ -158,4 +160,5 @@ EXPERIMENTS: List[str] = ['convnext_imagenet', 'hornet_imagenet', 'swin_imagenet
                           'tf_vision_example_experiment', 'act_vit_imagenet',
                           'tiny_vit_imagenet', 'cifar_resnet_cifar10',
                           'cifar_wide_resnet_cifar10', 'densenet_imagenet', 'densenet_cifar10',
-                          'act_efficientnet_imagenet']
+                          'act_efficientnet_imagenet', 'shufflenet_v2_imagenet',
+                          'tfnet_imagenet']

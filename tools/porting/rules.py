@@ -26,6 +26,9 @@ Sources (key names are facts about their state dicts; no code is taken from them
   apart by their head's key (`LAYOUTS`);
 - `act_efficientnet`: timm `efficientnet_b0` (`blocks.{stage}.{block}`, `se.conv_reduce`,
   `conv_head`, the stem's `bn1` and the head's `bn2` at the top level).
+- `shufflenet_v2`, `tfnet`: nmaac/acon `ACON/ShuffleNetV2_ACON/network.py`,
+  `MetaACON/ShuffleNet_MetaACON/network.py` (with ReLU/Swish: no activation tensors) and
+  `TFNet/network.py`.
 """
 from __future__ import annotations
 
@@ -262,11 +265,63 @@ EFFICIENTNET = (
     + _layer('head_conv', 'conv_head', t.conv) + _bn('head_bn', 'bn2')
     + _head('classifier'))
 
+
+
+def _acon(ours: str, theirs: str) -> List[Rule]:
+    """ACON-C (p1, p2, beta) or Meta-ACON (p1, p2, generator fc1/bn1/fc2/bn2) at one site."""
+    return ([Rule(f'{ours}/{p}', f'{theirs}.{p}', t.vector) for p in ('p1', 'p2', 'beta')]
+            + _layer(f'{ours}/fc(?P<j>[12])', theirs + '.fc{j}', t.conv1x1_as_dense)
+            + _bn(f'{ours}/bn(?P<j>[12])', theirs + '.bn{j}'))
+
+
+def _frelu(ours: str, theirs: str) -> List[Rule]:
+    """ACON-FReLU: the funnel's depthwise conv and the two BatchNorms."""
+    return (_layer(f'{ours}/conv_frelu', f'{theirs}.conv_frelu', t.depthwise, 'depthwise_kernel')
+            + _bn(f'{ours}/bn1', f'{theirs}.bn1') + _bn(f'{ours}/bn2', f'{theirs}.bn2'))
+
+
+# ShuffleNetV2 (nmaac/acon ShuffleNetV2_ACON / ShuffleNet_MetaACON): `features.{i}` is our
+# `block{i}`; branch_main = [pw, bn, act, dw, bn, pw, bn, act], branch_proj = [dw, bn, pw, bn, act].
+_SB, _TSB = r'block(?P<i>\d+)', 'features.{i}'
+SHUFFLENET = (
+    _layer('stem_conv', 'first_conv.0', t.conv) + _bn('stem_bn', 'first_conv.1')
+    + _acon('stem_act', 'first_conv.2')
+    + _layer(f'{_SB}_main_pw1_conv', _TSB + '.branch_main.0', t.conv)
+    + _bn(f'{_SB}_main_pw1_bn', _TSB + '.branch_main.1')
+    + _acon(f'{_SB}_main_act1', _TSB + '.branch_main.2')
+    + _layer(f'{_SB}_main_dw_conv', _TSB + '.branch_main.3', t.depthwise, 'depthwise_kernel')
+    + _bn(f'{_SB}_main_dw_bn', _TSB + '.branch_main.4')
+    + _layer(f'{_SB}_main_pw2_conv', _TSB + '.branch_main.5', t.conv)
+    + _bn(f'{_SB}_main_pw2_bn', _TSB + '.branch_main.6')
+    + _acon(f'{_SB}_main_act2', _TSB + '.branch_main.7')
+    + _layer(f'{_SB}_proj_dw_conv', _TSB + '.branch_proj.0', t.depthwise, 'depthwise_kernel')
+    + _bn(f'{_SB}_proj_dw_bn', _TSB + '.branch_proj.1')
+    + _layer(f'{_SB}_proj_pw_conv', _TSB + '.branch_proj.2', t.conv)
+    + _bn(f'{_SB}_proj_pw_bn', _TSB + '.branch_proj.3')
+    + _acon(f'{_SB}_proj_act', _TSB + '.branch_proj.4')
+    + _layer('last_conv', 'conv_last.0', t.conv) + _bn('last_bn', 'conv_last.1')
+    + _acon('last_act', 'conv_last.2')
+    + _head('classifier.0'))
+
+# TFNet (nmaac/acon TFNet/network.py): branch_main = [pw, bn, Acon_FReLU, pw, bn], then `acon`.
+TFNET = (
+    _layer('stem_conv', 'first_conv.0', t.conv) + _bn('stem_bn', 'first_conv.1')
+    + _layer(f'{_SB}_pw1_conv', _TSB + '.branch_main.0', t.conv)
+    + _bn(f'{_SB}_pw1_bn', _TSB + '.branch_main.1')
+    + _frelu(f'{_SB}_act1', _TSB + '.branch_main.2')
+    + _layer(f'{_SB}_pw2_conv', _TSB + '.branch_main.3', t.conv)
+    + _bn(f'{_SB}_pw2_bn', _TSB + '.branch_main.4')
+    + _frelu(f'{_SB}_act_out', _TSB + '.acon')
+    + _layer('last_conv', 'conv_last.0', t.conv) + _bn('last_bn', 'conv_last.1')
+    + _frelu('last_act', 'conv_last.2')
+    + _head('classifier.0'))
+
 RULES: Dict[str, List[Rule]] = {
     'convnext': CONVNEXT, 'swin': SWIN, 'act_resnet': RESNET, 'hornet': HORNET,
     'posmlp': POSMLP, 'act_vit': VIT_TORCHVISION, 'tiny_vit': TINY_VIT,
     'cifar_resnet': CIFAR_RESNET, 'cifar_wide_resnet': CIFAR_WIDE_RESNET,
     'densenet': DENSENET, 'act_efficientnet': EFFICIENTNET,
+    'shufflenet_v2': SHUFFLENET, 'tfnet': TFNET,
 }
 # Families whose weights come in more than one layout: (a key only that layout's state dicts
 # have, its rules); `rules_for` picks the first whose key is present, else RULES[family].
