@@ -83,7 +83,19 @@ def _reduce_to(terms: List[tf.Tensor], shape: tf.TensorShape, x_shape: tf.Tensor
     if rank == 0 or (rank == 1 and shape[0] == x_shape[-1]):
         per_channel = _sum_to_channels(terms, tree)
         return per_channel if rank == 1 else tf.reduce_sum(per_channel, axis=1)
-    # A parameter broadcast over some axes only (Meta-ACON's per-sample β [B, 1, 1, C]).
+    per_sample = (rank == x_shape.rank and rank >= 3 and shape[-1] == x_shape[-1]
+                  and all(d == 1 for d in shape[1:-1]))
+    inner = x_shape[1:-1].num_elements()
+    if per_sample and tree and inner is not None and inner % TREE_SLICES == 0:
+        # Meta-ACON's per-sample β [B, 1, 1, C]: the tree over each sample's rows.
+        out = []
+        for t in terms:
+            sliced = tf.reshape(t, [-1, TREE_SLICES, inner // TREE_SLICES, shape[-1]])
+            partial = tf.add_n([sliced[:, j] for j in range(TREE_SLICES)])
+            out.append(tf.reshape(tf.reduce_sum(partial, axis=1),
+                                  [-1] + [1] * (rank - 2) + [shape[-1]]))
+        return tf.stack(out)
+    # A parameter broadcast over some axes only (per-sample β without a static tree).
     offset = x_shape.rank - rank
     axes = [offset + i for i in range(rank) if shape[i] == 1 and x_shape[offset + i] != 1]
     lead = list(range(offset))
@@ -99,8 +111,8 @@ class FusedActivation:
     """An elementwise activation f(x; params) with a hand-written, compiled gradient.
 
     Call it with the input in any float dtype and parameters (float32 tensors or variables, or
-    Python numbers for constants) that broadcast against the input's trailing axes; it returns f(x) in the input's
-    dtype, computed in float32. The gradient returned for x has x's dtype; parameter gradients
+    Python numbers for constants) that broadcast against the input's trailing axes; it returns
+    f(x) in the input's dtype, computed in float32. The gradient returned for x has x's dtype; parameter gradients
     are float32 and shaped like the parameters.
 
     Args:
