@@ -25,8 +25,9 @@ from tests import train_testlib as lib
 
 ACT = 'task.model.backbone.convnext.activation'
 TPGU = ACT + '.tpgu'
-OUR_BACKBONES = {'convnext', 'hornet', 'swin', 'act_resnet', 'posmlp', 'cifar_resnet',
-                 'cifar_wide_resnet', 'densenet', 'act_efficientnet', 'shufflenet_v2', 'tfnet'}
+OUR_BACKBONES = {'convnext', 'hornet', 'swin', 'act_resnet', 'posmlp', 'act_vit', 'tiny_vit',
+                 'cifar_resnet', 'cifar_wide_resnet', 'densenet', 'act_efficientnet',
+                 'shufflenet_v2', 'tfnet'}
 # Written out here (not imported) so that a change to the advertised forms is noticed.
 PAIRS_FORM = "--params_override='task.train_data.global_batch_size=64,trainer.train_steps=100'"
 YAML_FORM = ("--params_override='{task: {train_data: {global_batch_size: 64}}, "

@@ -196,24 +196,6 @@ class CifarResNet(hyperparams.Config):
     dims: List[int] = dataclasses.field(default_factory=list)
     depths: List[int] = dataclasses.field(default_factory=list)
     drop_path_rate: Optional[float] = None
-class ShuffleNetV2(hyperparams.Config):
-    """ShuffleNetV2 as the ACON authors built it: model_id 0.5x | 1.0x | 1.5x | 2.0x.
-
-    Attributes:
-      dims / depths: the three stage widths / block counts (default: the model_id's, [4, 8, 4]).
-      stem_width: the stem conv width (24 for every model_id).
-      last_width: the last 1x1 conv width; 0 = the model_id's (1024; 2048 for 2.0x).
-      dropout_rate: before the classifier; None = the authors' (0.2 for 2.0x, else 0).
-      meta_acon_r: Meta-ACON's generator ratio; 0 = the authors' (8 for 0.5x, else 16).
-      activation: replaces every ReLU of the network (default ReLU).
-    """
-    model_id: str = '1.0x'
-    dims: List[int] = dataclasses.field(default_factory=list)
-    depths: List[int] = dataclasses.field(default_factory=list)
-    stem_width: int = 24
-    last_width: int = 0
-    dropout_rate: Optional[float] = None
-    meta_acon_r: int = 0
     norm_momentum: float = 0.9
     norm_epsilon: float = 1e-5
     activation: Activation = dataclasses.field(
@@ -281,6 +263,34 @@ class ActEfficientNet(hyperparams.Config):
     norm_epsilon: float = 1e-5
     activation: Activation = dataclasses.field(
         default_factory=lambda: default_activation('swish'))
+
+
+@dataclasses.dataclass
+class ShuffleNetV2(hyperparams.Config):
+    """ShuffleNetV2 as the ACON authors built it: model_id 0.5x | 1.0x | 1.5x | 2.0x.
+
+    Attributes:
+      dims / depths: the three stage widths / block counts (default: the model_id's, [4, 8, 4]).
+      stem_width: the stem conv width (24 for every model_id).
+      last_width: the last 1x1 conv width; 0 = the model_id's (1024; 2048 for 2.0x).
+      dropout_rate: before the classifier; None = the authors' (0.2 for 2.0x, else 0).
+      meta_acon_r: Meta-ACON's generator ratio; 0 = the authors' (8 for 0.5x, else 16).
+      activation: replaces every ReLU of the network (default ReLU).
+    """
+    model_id: str = '1.0x'
+    dims: List[int] = dataclasses.field(default_factory=list)
+    depths: List[int] = dataclasses.field(default_factory=list)
+    stem_width: int = 24
+    last_width: int = 0
+    dropout_rate: Optional[float] = None
+    meta_acon_r: int = 0
+    norm_momentum: float = 0.9
+    norm_epsilon: float = 1e-5
+    activation: Activation = dataclasses.field(
+        default_factory=lambda: default_activation('relu'))
+
+
+@dataclasses.dataclass
 class TFNet(hyperparams.Config):
     """TFNet: model_id 0.5 | 1.0 | 1.5 | 2.0 (the stem width is 16 x size).
 
