@@ -121,30 +121,42 @@ class FusedActivation:
       backward: (x32, dy32, *params32) -> (dx32, grads), see the module docstring.
       compile: compile the two functions with XLA when the surrounding step is not compiled.
         False where XLA:CPU's elementwise code is slower than TensorFlow's kernels (measured
-        per function with bench/activations.py; e.g. its sin/cos); the functions are then run
-        as ordinary ops, still keeping only the input for the backward pass.
+        per function with bench/activations.py); the functions are then run as ordinary ops,
+        still keeping only the input for the backward pass.
+      outside: optional (x32, *params32, grad: bool) -> tuple of input-shaped tensors that
+        TensorFlow computes before each compiled function and passes to it after the
+        parameters: the place for elementwise functions XLA:CPU evaluates slowly (its sin/cos
+        ran 4-5x slower than TensorFlow's). Recomputed in the backward pass, never kept.
     """
 
     def __init__(self, name: str, forward: Forward, backward: Backward,
-                 compile: bool = True) -> None:  # pylint: disable=redefined-builtin
+                 compile: bool = True,  # pylint: disable=redefined-builtin
+                 outside: Optional[Callable[..., Tuple[tf.Tensor, ...]]] = None) -> None:
         self.name = name
         self.forward = forward
         self.backward = backward
         self.compile = compile
+        self.outside = outside
         self._jit_forward = tf.function(self._forward_cast, jit_compile=True,
                                         autograph=False)
         self._jit_backward = tf.function(self._backward_cast, jit_compile=True,
                                          autograph=False)
 
     # -- the two functions, with the casts and reductions -----------------------------------
-    def _forward_cast(self, x: tf.Tensor, *params) -> tf.Tensor:
-        return tf.cast(self.forward(tf.cast(x, tf.float32), *params), x.dtype)
+    def _extras(self, x: tf.Tensor, params: Sequence, grad: bool) -> Tuple[tf.Tensor, ...]:
+        if self.outside is None:
+            return ()
+        return tuple(self.outside(tf.cast(x, tf.float32), *params, grad=grad))
 
-    def _backward_cast(self, x: tf.Tensor, dy: tf.Tensor, *params) -> List[Optional[tf.Tensor]]:
+    def _forward_cast(self, x: tf.Tensor, extras: Tuple[tf.Tensor, ...], *params) -> tf.Tensor:
+        return tf.cast(self.forward(tf.cast(x, tf.float32), *params, *extras), x.dtype)
+
+    def _backward_cast(self, x: tf.Tensor, dy: tf.Tensor, extras: Tuple[tf.Tensor, ...],
+                       *params) -> List[Optional[tf.Tensor]]:
         """[dx] + one gradient per tensor parameter (Python-number parameters get none)."""
         tree = self._compiled()
         x32 = tf.cast(x, tf.float32)
-        dx, grads = self.backward(x32, tf.cast(dy, tf.float32), *params)
+        dx, grads = self.backward(x32, tf.cast(dy, tf.float32), *params, *extras)
         out = [tf.cast(dx, x.dtype)]
         for p, g in zip(params, grads):
             if _is_constant(p):
@@ -172,7 +184,7 @@ class FusedActivation:
         functions (one trace per value) and given no gradient; the others become float32."""
         params = [p if _is_constant(p) else tf.convert_to_tensor(p, tf.float32) for p in params]
         if not _ENABLED:
-            return self._forward_cast(x, *params)
+            return self._forward_cast(x, self._extras(x, params, False), *params)
         slots = [i for i, p in enumerate(params) if not _is_constant(p)]
 
         def merged(tensors):
@@ -184,17 +196,19 @@ class FusedActivation:
         @tf.custom_gradient
         def op(x, *tensors):
             full = merged(tensors)
-            y = self._run(self._jit_forward, self._forward_cast, x, *full)
+            y = self._run(self._jit_forward, self._forward_cast, x,
+                          self._extras(x, full, False), *full)
 
             def grad(dy):
-                return self._run(self._jit_backward, self._backward_cast, x, dy, *full)
+                return self._run(self._jit_backward, self._backward_cast, x, dy,
+                                 self._extras(x, full, True), *full)
             return y, grad
         return op(x, *[params[i] for i in slots])
 
     def reference(self, x: tf.Tensor, *params) -> tf.Tensor:
         """The forward formula without the hand-written gradient (autodiff differentiates it)."""
         params = [p if _is_constant(p) else tf.convert_to_tensor(p, tf.float32) for p in params]
-        return self._forward_cast(x, *params)
+        return self._forward_cast(x, self._extras(x, params, False), *params)
 
 
 def _is_constant(p) -> bool:

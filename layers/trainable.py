@@ -40,20 +40,25 @@ class _ScalarSetLayer(ActivationLayer):
 
 def _gated_trig(trig, trig_derivative) -> FusedActivation:
     """σ(x)·(x + a·trig(b·x)) with ∂y/∂x = σ(1−σ)(x + a·trig) + σ(1 + a·b·trig'),
-    ∂y/∂a = σ·trig(b·x), ∂y/∂b = σ·a·x·trig'(b·x)."""
-    def forward(x, a, b):
-        return tf.sigmoid(x) * (x + a * trig(b * x))
+    ∂y/∂a = σ·trig(b·x), ∂y/∂b = σ·a·x·trig'(b·x).
 
-    def backward(x, dy, a, b):
+    trig(b·x) (and trig'(b·x) for the backward pass) are TensorFlow ops outside the compiled
+    functions: XLA:CPU's sin/cos ran 4-5x slower than TensorFlow's (docs/benchmarks.md).
+    """
+    def outside(x, a, b, grad):
+        del a
+        return (trig(b * x), trig_derivative(b * x)) if grad else (trig(b * x),)
+
+    def forward(x, a, b, t):
+        del b
+        return tf.sigmoid(x) * (x + a * t)
+
+    def backward(x, dy, a, b, t, dt):
         s = tf.sigmoid(x)
-        t = trig(b * x)
-        dt = trig_derivative(b * x)
         dys = dy * s
         return (dy * (s * (1.0 - s) * (x + a * t) + s * (1.0 + a * b * dt)),
                 [dys * t, dys * a * x * dt])
-    # Not compiled: XLA:CPU's sin/cos ran this 3-4x slower than TensorFlow's kernels
-    # (bench/activations.py, docs/benchmarks.md).
-    return FusedActivation(trig.__name__ + 'lu', forward, backward, compile=False)
+    return FusedActivation(trig.__name__ + 'lu', forward, backward, outside=outside)
 
 
 _COSLU = _gated_trig(tf.cos, lambda t: -tf.sin(t))
