@@ -2,7 +2,7 @@
 
     python3 run.py --experiment=convnext_imagenet --mode=train_and_eval --seed=0 --tpu=local \
         --model_dir=gs://bucket/convnext_t --log_dir=logs/convnext_t \
-        --config_file=configs/tpgu/convnext_tiny_tpgu_7777.yaml
+        --config_file=configs/tpgu/convnext_tiny_tpgu_7_7_7_7.yaml
 
 This is Model Garden's `official/vision/train.py` flow (`train_lib.run_experiment`, Orbit)
 with what it lacks for this project:
@@ -26,6 +26,10 @@ with what it lacks for this project:
   demo set is only written into the demo's own folder.
 - At start the model's trainable parameters and FLOPs (TensorFlow profiler count / 2, the
   seed table's convention) are logged and written to model_dir/model_summary.txt.
+- Logs a person reads (official_ext/quiet_logs.py): each line once, no C++ INFO notices
+  (TF_CPP_MIN_LOG_LEVEL=0 brings them back), no cuInit error on machines without a GPU; each
+  training loop logs steps/s, images/s and the ETA, each evaluation one line of raw and EMA
+  top-1.
 """
 from __future__ import annotations
 
@@ -36,6 +40,11 @@ import socket
 import sys
 from typing import Optional
 
+from official_ext import quiet_logs
+
+quiet_logs.cpp_defaults()  # Before TensorFlow is imported.
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import app
 from absl import flags
 from absl import logging
@@ -232,7 +241,7 @@ def model_summary(model: tf_keras.Model, params) -> dict:
     """Trainable/total parameters and FLOPs per image (profiler count / 2, i.e. MACs)."""
     trainable = int(sum(np.prod(v.shape) for v in model.trainable_variables))
     total = int(sum(np.prod(v.shape) for v in model.variables))
-    flops = train_utils.try_count_flops(model)
+    flops = quiet_logs.count_flops(model)
     backbone = params.task.model.backbone
     return {
         'backbone': backbone.type,
@@ -323,11 +332,14 @@ def resolve_seed(flags_obj, params, model_dir: str) -> int:
 def run(flags_obj) -> dict:
     """Runs one experiment from parsed flags; returns the final evaluation logs (or {})."""
     log_to_dir(getattr(flags_obj, 'log_dir', None))
+    quiet_logs.python_filters()
+    quiet_logs.quiet_model_garden_flops()
     model_dir = flags_obj.model_dir
     if not model_dir:
         raise ConfigError('--model_dir is required (checkpoints, summaries, params.yaml).')
 
-    params = parse_params(flags_obj)
+    with quiet_logs.without_cuinit_error():  # Parsing starts TensorFlow's runtime.
+        params = parse_params(flags_obj)
     logging.info('Recipe: %s', resolve.describe(params))
     seed = resolve_seed(flags_obj, params, model_dir)
     for split in ('train_data', 'validation_data'):
@@ -340,7 +352,11 @@ def run(flags_obj) -> dict:
                           'float32, or set trainer.optimizer_config.ema: null.')
     # The strategy comes first: multi-worker collectives must be configured before TensorFlow
     # initialises its runtime (listing devices or seeding would do that).
-    strategy = build_strategy(runtime)
+    if (runtime.distribution_strategy or 'one_device').lower() in ('one_device', 'mirrored', 'off'):
+        with quiet_logs.without_cuinit_error():
+            strategy = build_strategy(runtime)
+    else:
+        strategy = build_strategy(runtime)
     chief = strategy.extended.should_checkpoint
     if chief:
         _ensure_demo_data(params)
