@@ -42,7 +42,7 @@ from typing import Optional
 
 from official_ext import quiet_logs
 
-quiet_logs.cpp_defaults()  # Before TensorFlow is imported.
+quiet_logs.start_tensorflow()  # Before anything else imports TensorFlow.
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import app
@@ -237,13 +237,14 @@ def log_to_dir(log_dir: Optional[str]) -> None:
     logging.get_absl_handler().use_absl_log_file('run', log_dir)
 
 
-def model_summary(model: tf_keras.Model, params) -> dict:
+def model_summary(model: tf_keras.Model, params, experiment: str = '') -> dict:
     """Trainable/total parameters and FLOPs per image (profiler count / 2, i.e. MACs)."""
     trainable = int(sum(np.prod(v.shape) for v in model.trainable_variables))
     total = int(sum(np.prod(v.shape) for v in model.variables))
     flops = quiet_logs.count_flops(model)
     backbone = params.task.model.backbone
     return {
+        'experiment': experiment,
         'backbone': backbone.type,
         'backbone_config': backbone.get().as_dict() if backbone.get() is not None else None,
         'input_size': list(params.task.model.input_size),
@@ -261,6 +262,7 @@ def write_model_summary(summary: dict, model_dir: str) -> None:
             f"total_params: {summary['total_params']}\n"
             f"flops_G: {flops}  (TensorFlow profiler float ops / 2 at batch 1, as the "
             f"seed's table)\n"
+            f"experiment: {summary.get('experiment', '')}\n"
             f"backbone: {summary['backbone']}\ninput_size: {summary['input_size']}\n"
             f"num_classes: {summary['num_classes']}\n"
             f"backbone_config: {json.dumps(summary['backbone_config'], default=str)}\n")
@@ -338,8 +340,7 @@ def run(flags_obj) -> dict:
     if not model_dir:
         raise ConfigError('--model_dir is required (checkpoints, summaries, params.yaml).')
 
-    with quiet_logs.without_cuinit_error():  # Parsing starts TensorFlow's runtime.
-        params = parse_params(flags_obj)
+    params = parse_params(flags_obj)
     logging.info('Recipe: %s', resolve.describe(params))
     seed = resolve_seed(flags_obj, params, model_dir)
     for split in ('train_data', 'validation_data'):
@@ -352,11 +353,7 @@ def run(flags_obj) -> dict:
                           'float32, or set trainer.optimizer_config.ema: null.')
     # The strategy comes first: multi-worker collectives must be configured before TensorFlow
     # initialises its runtime (listing devices or seeding would do that).
-    if (runtime.distribution_strategy or 'one_device').lower() in ('one_device', 'mirrored', 'off'):
-        with quiet_logs.without_cuinit_error():
-            strategy = build_strategy(runtime)
-    else:
-        strategy = build_strategy(runtime)
+    strategy = build_strategy(runtime)
     chief = strategy.extended.should_checkpoint
     if chief:
         _ensure_demo_data(params)
@@ -393,7 +390,7 @@ def run(flags_obj) -> dict:
         logging.warning('--experiment=%s uses Model Garden\'s stock task: a resumed run replays '
                         'its input from the first batch. The recipe experiments (%s) resume '
                         'exactly.', flags_obj.experiment, ', '.join(OUR_EXPERIMENTS[:-1]))
-    summary = model_summary(model, params)
+    summary = model_summary(model, params, flags_obj.experiment)
     logging.info('Model: %d trainable parameters (%.2f M), %s GFLOPs per image.',
                  summary['trainable_params'], summary['trainable_params'] / 1e6,
                  'unknown' if summary['gflops'] is None else f"{summary['gflops']:.3f}")

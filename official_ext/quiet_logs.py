@@ -6,7 +6,7 @@ A CPU run of the demo printed 231 lines, most of them TensorFlow internals: C++ 
 line twice (its own handler and absl's), and per-save notices of the checkpoint code. This module
 removes exactly those; warnings and errors of any other kind still show.
 
-`TF_CPP_MIN_LOG_LEVEL` must be set before TensorFlow is imported, so `cpp_defaults()` runs at
+`TF_CPP_MIN_LOG_LEVEL` must be set before TensorFlow is imported, so `start_tensorflow()` runs at
 the top of the entry points; a value the user set is kept (`0` brings everything back).
 """
 from __future__ import annotations
@@ -36,9 +36,19 @@ GRAPPLER = ('All log messages before absl::InitializeLog()', 'Number of eligible
             'Starting new session')
 
 
-def cpp_defaults() -> None:
-    """Hides TensorFlow's C++ INFO lines unless the user chose a level (call before import)."""
+def start_tensorflow() -> None:
+    """Imports TensorFlow with its C++ INFO lines hidden (unless the user set
+    TF_CPP_MIN_LOG_LEVEL) and lists the physical devices without the cuInit error line.
+
+    Call it first thing in an entry point: the level is read when TensorFlow is imported, and
+    CUDA is probed once per process, at the first device listing or op (some imports create
+    constants). Listing physical devices does not start the runtime, so multi-worker
+    collectives can still be configured afterwards.
+    """
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')
+    with without_cuinit_error():
+        import tensorflow as tf  # pylint: disable=g-import-not-at-top
+        tf.config.list_physical_devices()
 
 
 def has_nvidia_device() -> bool:
