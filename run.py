@@ -256,7 +256,7 @@ def model_summary(model: tf_keras.Model, params, experiment: str = '') -> dict:
 
 
 def write_model_summary(summary: dict, model_dir: str) -> None:
-    flops = 'unknown' if summary['gflops'] is None else f"{summary['gflops']:.3f}"
+    flops = 'unknown' if summary['gflops'] is None else f"{summary['gflops']:.4g}"
     text = (f"trainable_params: {summary['trainable_params']}  "
             f"({summary['trainable_params'] / 1e6:.2f} M)\n"
             f"total_params: {summary['total_params']}\n"
@@ -393,7 +393,7 @@ def run(flags_obj) -> dict:
     summary = model_summary(model, params, flags_obj.experiment)
     logging.info('Model: %d trainable parameters (%.2f M), %s GFLOPs per image.',
                  summary['trainable_params'], summary['trainable_params'] / 1e6,
-                 'unknown' if summary['gflops'] is None else f"{summary['gflops']:.3f}")
+                 'unknown' if summary['gflops'] is None else f"{summary['gflops']:.4g}")
     if chief:
         write_model_summary(summary, model_dir)
 

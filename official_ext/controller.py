@@ -36,6 +36,7 @@ import tensorflow as tf
 from data import records
 
 EVAL_STATE = 'eval_state.json'
+IMAGES_PER_SECOND = 'images_per_second'  # Train summary tag, read by tools/report.py.
 
 
 class NonFiniteError(RuntimeError):
@@ -145,14 +146,19 @@ class ActController(orbit.Controller):
         self._log_progress(num_steps, time.perf_counter() - began)
 
     def _log_progress(self, num_steps: int, seconds: float) -> None:
+        """The progress line, and `images_per_second` of this loop in the train summaries
+        (Orbit's `steps_per_second` counts the time between loops, evaluations included)."""
         config = getattr(self.trainer, 'config', None)
         if config is None:
             return
         images = (config.task.train_data.global_batch_size
                   * getattr(config.trainer, 'accumulation_steps', 1))
-        logging.info('%s', progress_line(int(self.global_step.numpy()),
-                                         int(config.trainer.train_steps), num_steps, seconds,
-                                         images))
+        step = int(self.global_step.numpy())
+        logging.info('%s', progress_line(step, int(config.trainer.train_steps), num_steps,
+                                         seconds, images))
+        if self.summary_manager is not None and seconds > 0:
+            with self.summary_manager.summary_writer().as_default():
+                tf.summary.scalar(IMAGES_PER_SECOND, num_steps * images / seconds, step=step)
 
     def _raise_non_finite(self, start: int, num_steps: int, what: str) -> None:
         steps = (f'at step {start + 1}' if num_steps == 1 else

@@ -156,7 +156,10 @@ def load_run(run_dir: str) -> Run:
     best_ema, best_ema_step = _best(validation.get('ema_accuracy', []))
     final = validation.get('accuracy', [])[-1:] or [(None, None, None)]
     final_ema = validation.get('ema_accuracy', [])[-1:] or [(None, None, None)]
-    rates = [v for _, v, _ in train.get('steps_per_second', [])]
+    # Our controller's per-loop rate; older runs: Orbit's steps/s (evaluation time included).
+    rates = [v for _, v, _ in train.get('images_per_second', [])]
+    per_step = 1 if rates else batch
+    rates = rates or [v for _, v, _ in train.get('steps_per_second', [])]
     # The first loop's rate includes tracing and compilation.
     rate = float(np.median(rates[1:] if len(rates) > 1 else rates)) if rates else None
     times = [t for series in (train, validation) for values in series.values()
@@ -179,7 +182,7 @@ def load_run(run_dir: str) -> Run:
         'final_top1': final[0][1], 'final_ema_top1': final_ema[0][1],
         'final_step': final[0][0] if final[0][0] is not None else final_ema[0][0],
         'train_steps': train_steps,
-        'images_per_s': rate * batch if rate is not None and batch else None,
+        'images_per_s': rate * per_step if rate is not None and per_step else None,
         'wall_time_s': (max(times) - min(times)) if times else None,
         'status': 'finished' if train_steps and last_step >= train_steps
                   else f'running (step {last_step}/{train_steps})',
@@ -209,7 +212,7 @@ def markdown(rows: Sequence[dict]) -> str:
     for r in rows:
         cells = [r['run'], r['experiment'], r['backbone'], r['activation'], r['settings'] or '-',
                  '-' if r['trainable_params'] is None else f"{r['trainable_params'] / 1e6:.2f}",
-                 '-' if r['gflops'] is None else f"{r['gflops']:.3f}",
+                 '-' if r['gflops'] is None else f"{r['gflops']:.4g}",
                  _with_step(r['best_top1'], r['best_top1_step']),
                  _with_step(r['best_ema_top1'], r['best_ema_top1_step']),
                  f"{_pct(r['final_top1'])} / {_pct(r['final_ema_top1'])} ({r['final_step']})",
