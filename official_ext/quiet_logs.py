@@ -28,6 +28,8 @@ NOISE = (
     'AdamWeightDecay gradient_clip_norm',
     'tensor_shape_from_node_def_name',
     'is deprecated and will be removed in a future version',
+    'Found untraced functions such as',
+    'contains input name(s)',
 )
 # The C++ line TensorFlow writes when it probes CUDA on a machine that has no NVIDIA driver.
 CUINIT = 'failed call to cuInit'
@@ -65,10 +67,16 @@ class _NoiseFilter(std_logging.Filter):
         return not any(n in message for n in NOISE)
 
 
+_FILTERS_ON = []
+
+
 def python_filters() -> None:
     """Drops NOISE from absl's handler and routes TensorFlow's logger through absl only."""
     from absl import logging  # pylint: disable=g-import-not-at-top
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    if _FILTERS_ON:
+        return
+    _FILTERS_ON.append(True)
     noise = _NoiseFilter()
     logging.get_absl_handler().addFilter(noise)
     tf_logger = tf.get_logger()
