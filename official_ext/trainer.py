@@ -50,6 +50,7 @@ class BestCheckpointExporter(train_utils.BestCheckpointExporter):
             return False
         self._get_checkpoint_manager(checkpoint).save(checkpoint_number=global_step)
         self._best_ckpt_logs = eval_logs
+        self._best_step = int(global_step)
         if write_logs:
             self.export_best_eval_metric(eval_logs, global_step)
         return True
@@ -57,6 +58,15 @@ class BestCheckpointExporter(train_utils.BestCheckpointExporter):
     @property
     def metric(self) -> str:
         return '|'.join(self._metric_name)
+
+    @property
+    def best_step(self) -> Optional[int]:
+        """The step of the best checkpoint (this run's, or the one info.json records)."""
+        step = getattr(self, '_best_step', None)
+        if step is None and self._best_ckpt_logs and (
+                'best_ckpt_global_step' in self._best_ckpt_logs):
+            step = int(self._best_ckpt_logs['best_ckpt_global_step'])
+        return step
 
     def _is_better(self, new_logs) -> bool:
         def value(logs):
@@ -185,9 +195,8 @@ class ActTrainer(base_trainer.Trainer):
         """{metric: step of its best checkpoint} of both exporters (for the evaluation line)."""
         steps = {}
         for exporter, metric in (self._raw_exporter, self._ema_exporter):
-            best = exporter.best_ckpt_logs if exporter is not None else None
-            if best and 'best_ckpt_global_step' in best:
-                steps[metric] = int(best['best_ckpt_global_step'])
+            if exporter is not None and exporter.best_step is not None:
+                steps[metric] = exporter.best_step
         return steps
 
     def _write_activation_summaries(self, step: int) -> None:

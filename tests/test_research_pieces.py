@@ -119,3 +119,19 @@ def test_gelu_reference_curve():
     from scipy.special import erf
     x = la.GRID.astype(np.float64)
     np.testing.assert_allclose(la.gelu(x), 0.5 * x * (1 + erf(x / np.sqrt(2))), atol=1e-12)
+
+
+def test_best_checkpoint_info_json(tmp_path):
+    import json
+    exporter = trainer.BestCheckpointExporter(str(tmp_path), 'ema_accuracy', 'higher')
+    checkpoint = tf.train.Checkpoint(v=tf.Variable(1.0))
+    logs = {'ema_accuracy': tf.constant(0.5), 'accuracy': 0.25, 'best_accuracy': 0.75}
+    assert exporter.maybe_export_checkpoint(checkpoint, logs, 10)
+    assert not exporter.maybe_export_checkpoint(checkpoint, {'ema_accuracy': 0.4}, 20)
+    assert exporter.maybe_export_checkpoint(checkpoint, {'ema_accuracy': 0.6}, 30)
+    info = json.load(open(tmp_path / 'info.json'))
+    assert info == {'ema_accuracy': pytest.approx(0.6), 'best_ema_accuracy': pytest.approx(0.6),
+                    'best_ckpt_global_step': 30}
+    assert tf.train.latest_checkpoint(str(tmp_path)).endswith('-30')
+    # A new run of the same model_dir reads the step back.
+    assert trainer.BestCheckpointExporter(str(tmp_path), 'ema_accuracy', 'higher').best_step == 30
