@@ -119,16 +119,16 @@ def without_cuinit_error():
     return filtered_stderr(CUINIT)
 
 
+_ORIGINAL_COUNT_FLOPS = None  # Model Garden's function, once quiet_model_garden_flops ran.
+
+
 def count_flops(model) -> Optional[float]:
     """Model Garden's `try_count_flops` without grappler's INFO lines (absl C++ logging, which
     TF_CPP_MIN_LOG_LEVEL does not reach)."""
     from official.core import train_utils  # pylint: disable=g-import-not-at-top
+    count = _ORIGINAL_COUNT_FLOPS or train_utils.try_count_flops
     with filtered_stderr(*GRAPPLER):
-        return _ORIGINAL_COUNT_FLOPS(model) if _ORIGINAL_COUNT_FLOPS else \
-            train_utils.try_count_flops(model)
-
-
-_ORIGINAL_COUNT_FLOPS = None
+        return count(model)
 
 
 def quiet_model_garden_flops() -> None:
