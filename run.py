@@ -2,7 +2,7 @@
 
     python3 run.py --experiment=convnext_imagenet --mode=train_and_eval --seed=0 --tpu=local \
         --model_dir=gs://bucket/convnext_t --log_dir=logs/convnext_t \
-        --config_file=configs/tpgu/convnext_tiny_tpgu_7777.yaml
+        --config_file=configs/tpgu/convnext_tiny_tpgu_7_7_7_7.yaml
 
 This is Model Garden's `official/vision/train.py` flow (`train_lib.run_experiment`, Orbit)
 with what it lacks for this project:
@@ -26,6 +26,10 @@ with what it lacks for this project:
   demo set is only written into the demo's own folder.
 - At start the model's trainable parameters and FLOPs (TensorFlow profiler count / 2, the
   seed table's convention) are logged and written to model_dir/model_summary.txt.
+- Logs a person reads (official_ext/quiet_logs.py): each line once, no C++ INFO notices
+  (TF_CPP_MIN_LOG_LEVEL=0 brings them back), no cuInit error on machines without a GPU; each
+  training loop logs steps/s, images/s and the ETA, each evaluation one line of raw and EMA
+  top-1.
 """
 from __future__ import annotations
 
@@ -36,6 +40,11 @@ import socket
 import sys
 from typing import Optional
 
+from official_ext import quiet_logs
+
+quiet_logs.start_tensorflow()  # Before anything else imports TensorFlow.
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import app
 from absl import flags
 from absl import logging
@@ -232,13 +241,14 @@ def log_to_dir(log_dir: Optional[str]) -> None:
     logging.get_absl_handler().use_absl_log_file('run', log_dir)
 
 
-def model_summary(model: tf_keras.Model, params) -> dict:
+def model_summary(model: tf_keras.Model, params, experiment: str = '') -> dict:
     """Trainable/total parameters and FLOPs per image (profiler count / 2, i.e. MACs)."""
     trainable = int(sum(np.prod(v.shape) for v in model.trainable_variables))
     total = int(sum(np.prod(v.shape) for v in model.variables))
-    flops = train_utils.try_count_flops(model)
+    flops = quiet_logs.count_flops(model)
     backbone = params.task.model.backbone
     return {
+        'experiment': experiment,
         'backbone': backbone.type,
         'backbone_config': backbone.get().as_dict() if backbone.get() is not None else None,
         'input_size': list(params.task.model.input_size),
@@ -250,12 +260,13 @@ def model_summary(model: tf_keras.Model, params) -> dict:
 
 
 def write_model_summary(summary: dict, model_dir: str) -> None:
-    flops = 'unknown' if summary['gflops'] is None else f"{summary['gflops']:.3f}"
+    flops = 'unknown' if summary['gflops'] is None else f"{summary['gflops']:.4g}"
     text = (f"trainable_params: {summary['trainable_params']}  "
             f"({summary['trainable_params'] / 1e6:.2f} M)\n"
             f"total_params: {summary['total_params']}\n"
             f"flops_G: {flops}  (TensorFlow profiler float ops / 2 at batch 1, as the "
             f"seed's table)\n"
+            f"experiment: {summary.get('experiment', '')}\n"
             f"backbone: {summary['backbone']}\ninput_size: {summary['input_size']}\n"
             f"num_classes: {summary['num_classes']}\n"
             f"backbone_config: {json.dumps(summary['backbone_config'], default=str)}\n")
@@ -327,6 +338,8 @@ def resolve_seed(flags_obj, params, model_dir: str) -> int:
 def run(flags_obj) -> dict:
     """Runs one experiment from parsed flags; returns the final evaluation logs (or {})."""
     log_to_dir(getattr(flags_obj, 'log_dir', None))
+    quiet_logs.python_filters()
+    quiet_logs.quiet_model_garden_flops()
     model_dir = flags_obj.model_dir
     if not model_dir:
         raise ConfigError('--model_dir is required (checkpoints, summaries, params.yaml).')
@@ -381,10 +394,10 @@ def run(flags_obj) -> dict:
         logging.warning('--experiment=%s uses Model Garden\'s stock task: a resumed run replays '
                         'its input from the first batch. The recipe experiments (%s) resume '
                         'exactly.', flags_obj.experiment, ', '.join(OUR_EXPERIMENTS[:-1]))
-    summary = model_summary(model, params)
+    summary = model_summary(model, params, flags_obj.experiment)
     logging.info('Model: %d trainable parameters (%.2f M), %s GFLOPs per image.',
                  summary['trainable_params'], summary['trainable_params'] / 1e6,
-                 'unknown' if summary['gflops'] is None else f"{summary['gflops']:.3f}")
+                 'unknown' if summary['gflops'] is None else f"{summary['gflops']:.4g}")
     if chief:
         write_model_summary(summary, model_dir)
 

@@ -15,21 +15,28 @@ or their curves and best checkpoints are not comparable. Here:
   `model_dir/eval_state.json` records the last completed evaluation;
 - a loss or weight that is not finite stops training with `NonFiniteError` (step range, last good
   checkpoint, usual causes) BEFORE any checkpoint of those weights is written: the latest and
-  best checkpoints always hold finite weights.
+  best checkpoints always hold finite weights;
+- each line once: Orbit's `_log` both logs and prints every message, so with absl logging to
+  stderr every line appeared twice; here it only logs, and its output dicts fit on one line. Each training loop ends with one line
+  giving steps/s and images/s of that loop and the ETA to `train_steps`.
 """
 from __future__ import annotations
 
+import datetime
 import json
 import os
+import time
 from typing import Optional
 
 from absl import logging
 import orbit
+from orbit import controller as orbit_controller
 import tensorflow as tf
 
 from data import records
 
 EVAL_STATE = 'eval_state.json'
+IMAGES_PER_SECOND = 'images_per_second'  # Train summary tag, read by tools/report.py.
 
 
 class NonFiniteError(RuntimeError):
@@ -47,10 +54,52 @@ def _next_multiple(step: int, interval: int) -> int:
     return (step // interval + 1) * interval
 
 
+def _log_once(message: str) -> None:
+    """Orbit's `_log` without its `print` (absl already writes the line to stderr)."""
+    logging.info(message)
+
+
+logging.ABSLLogger.register_frame_to_skip(__file__, _log_once.__name__)
+
+
+def _format_once(output, indent=4) -> str:
+    """Orbit's output dict on one line, floats to 4 significant digits (Orbit pretty-prints
+    each key on its own line)."""
+    del indent
+    if not isinstance(output, dict):
+        return str(output)
+    items = []
+    for key in sorted(output):
+        value = output[key]
+        try:
+            items.append(f'{key}={float(value):.4g}')
+        except (TypeError, ValueError):
+            items.append(f'{key}={value}')
+    return ', '.join(items)
+
+
+def progress_line(step: int, train_steps: int, num_steps: int, seconds: float,
+                  images_per_step: int) -> str:
+    """`train | step 150/450 (33 %) | 15.4 steps/s | 986 images/s | ETA 0:00:19`.
+
+    Rates are those of the loop that just ended (`num_steps` steps in `seconds`), so the first
+    loop's include tracing; the ETA counts the training steps left at that rate (evaluations
+    and checkpoints add to it).
+    """
+    rate = num_steps / seconds if seconds > 0 else float('inf')
+    left = max(train_steps - step, 0)
+    eta = str(datetime.timedelta(seconds=round(left / rate))) if rate > 0 else '?'
+    share = f' ({100 * step / train_steps:.0f} %)' if train_steps else ''
+    return (f'train | step {step}/{train_steps}{share} | {rate:.1f} steps/s | '
+            f'{rate * images_per_step:.0f} images/s | ETA {eta}')
+
+
 class ActController(orbit.Controller):
     """`orbit.Controller` with restart-proof intervals and the non-finite guard (see module)."""
 
     def __init__(self, *args, **kwargs):
+        orbit_controller._log = _log_once  # pylint: disable=protected-access
+        orbit_controller._format_output = _format_once  # pylint: disable=protected-access
         super().__init__(*args, **kwargs)
         self._checkpoint_interval = (self.checkpoint_manager.checkpoint_interval
                                      if self.checkpoint_manager is not None else None)
@@ -85,6 +134,7 @@ class ActController(orbit.Controller):
     # ---------------------------------------------------------------------------- training
     def _train_n_steps(self, num_steps: int):
         start = int(self.global_step.numpy())
+        began = time.perf_counter()
         try:
             super()._train_n_steps(num_steps)
         except RuntimeError as e:
@@ -93,6 +143,22 @@ class ActController(orbit.Controller):
             self._raise_non_finite(start, num_steps, 'the training loss')
         if not all_finite(self.trainer.model.variables):
             self._raise_non_finite(start, num_steps, 'a model weight')
+        self._log_progress(num_steps, time.perf_counter() - began)
+
+    def _log_progress(self, num_steps: int, seconds: float) -> None:
+        """The progress line, and `images_per_second` of this loop in the train summaries
+        (Orbit's `steps_per_second` counts the time between loops, evaluations included)."""
+        config = getattr(self.trainer, 'config', None)
+        if config is None:
+            return
+        images = (config.task.train_data.global_batch_size
+                  * getattr(config.trainer, 'accumulation_steps', 1))
+        step = int(self.global_step.numpy())
+        logging.info('%s', progress_line(step, int(config.trainer.train_steps), num_steps,
+                                         seconds, images))
+        if self.summary_manager is not None and seconds > 0:
+            with self.summary_manager.summary_writer().as_default():
+                tf.summary.scalar(IMAGES_PER_SECOND, num_steps * images / seconds, step=step)
 
     def _raise_non_finite(self, start: int, num_steps: int, what: str) -> None:
         steps = (f'at step {start + 1}' if num_steps == 1 else

@@ -33,29 +33,56 @@ from official.core import train_utils
 from official.modeling import optimization
 
 from data import records
+from official_ext import learned_activations
 
 EMA_PREFIX = 'ema_'
 
 
 class BestCheckpointExporter(train_utils.BestCheckpointExporter):
-    """Model Garden's exporter with crash-safe writes (see the module docstring)."""
+    """Model Garden's exporter with crash-safe writes (see the module docstring), a quiet
+    comparison (the stock one logs every evaluation's logs and both values at info level) and
+    an `info.json` that names what it holds: `best_<metric>` and `best_ckpt_global_step`
+    besides the evaluation's metrics."""
 
     def maybe_export_checkpoint(self, checkpoint, eval_logs, global_step,
                                 write_logs=True) -> bool:
-        if self._best_ckpt_logs is not None and not self._new_metric_is_better(
-                self._best_ckpt_logs, eval_logs):
+        if self._best_ckpt_logs is not None and not self._is_better(eval_logs):
             return False
         self._get_checkpoint_manager(checkpoint).save(checkpoint_number=global_step)
         self._best_ckpt_logs = eval_logs
+        self._best_step = int(global_step)
         if write_logs:
             self.export_best_eval_metric(eval_logs, global_step)
         return True
 
+    @property
+    def metric(self) -> str:
+        return '|'.join(self._metric_name)
+
+    @property
+    def best_step(self) -> Optional[int]:
+        """The step of the best checkpoint (this run's, or the one info.json records)."""
+        step = getattr(self, '_best_step', None)
+        if step is None and self._best_ckpt_logs and (
+                'best_ckpt_global_step' in self._best_ckpt_logs):
+            step = int(self._best_ckpt_logs['best_ckpt_global_step'])
+        return step
+
+    def _is_better(self, new_logs) -> bool:
+        def value(logs):
+            return float(np.asarray(train_utils.get_leaf_nested_dict(logs, self._metric_name)))
+        old, new = value(self._best_ckpt_logs), value(new_logs)
+        return new > old if self._metric_comp == 'higher' else new < old
+
     def export_best_eval_metric(self, eval_logs, global_step) -> None:
         logs = train_utils._filter_leaf_nested_dict(  # pylint: disable=protected-access
             eval_logs, lambda x: tf.rank(x) <= 1)
-        logs['best_ckpt_global_step'] = global_step
+        # Another exporter's `best_*` entry would describe a different checkpoint.
+        logs = {k: v for k, v in logs.items() if not k.startswith('best_')}
         logs = train_utils.cast_leaf_nested_dict(logs, lambda x: float(np.asarray(x)))
+        logs['best_' + self.metric] = float(np.asarray(
+            train_utils.get_leaf_nested_dict(eval_logs, self._metric_name)))
+        logs['best_ckpt_global_step'] = int(global_step)
         records.write_text(self.best_ckpt_logs_path, json.dumps(logs, indent=4) + '\n')
 
     def _maybe_load_best_eval_metric(self):
@@ -101,6 +128,7 @@ class ActTrainer(base_trainer.Trainer):
         self._raw_exporter = (None, '')
         self._ema_exporter = (None, '')
         self.last_eval_logs = {}
+        self._activation_summaries = True
         if model_dir and evaluate:
             chief = self.strategy.extended.should_checkpoint
             t = config.trainer
@@ -159,10 +187,33 @@ class ActTrainer(base_trainer.Trainer):
                 self.optimizer.swap_weights()
         self._export(self._raw_exporter, logs, step)
         self.last_eval_logs = {k: np.asarray(tf.convert_to_tensor(v)) for k, v in logs.items()}
-        logging.info('Evaluation at step %d: %s', step,
-                     {k: float(tf.convert_to_tensor(v).numpy()) for k, v in logs.items()
-                      if tf.convert_to_tensor(v).shape.rank == 0})
+        logging.info('%s', eval_line(step, self.last_eval_logs, self._best_steps()))
+        self._write_activation_summaries(step)
         return logs
+
+    def _best_steps(self) -> dict:
+        """{metric: step of its best checkpoint} of both exporters (for the evaluation line)."""
+        steps = {}
+        for exporter, metric in (self._raw_exporter, self._ema_exporter):
+            if exporter is not None and exporter.best_step is not None:
+                steps[metric] = exporter.best_step
+        return steps
+
+    def _write_activation_summaries(self, step: int) -> None:
+        """The learned activation parameters and curves to TensorBoard (the eval writer).
+
+        Orbit calls `evaluate` under the evaluation summary writer, so these land beside the
+        accuracy curves in model_dir/validation. A failure here never stops training: it is
+        logged once and the summaries are skipped from then on.
+        """
+        if not self._activation_summaries or not tf.summary.should_record_summaries():
+            return
+        try:
+            learned_activations.write_summaries(self.model, step)
+        except Exception as e:  # pylint: disable=broad-except
+            self._activation_summaries = False
+            logging.warning('Activation summaries are off for this run: %s: %s',
+                            type(e).__name__, str(e).splitlines()[0][:200] if str(e) else '')
 
     def _export(self, exporter_and_metric, logs, step: int) -> None:
         exporter, metric = exporter_and_metric
@@ -172,3 +223,24 @@ class ActTrainer(base_trainer.Trainer):
         best = exporter.best_ckpt_logs
         if best is not None and metric in best:
             logs['best_' + metric] = best[metric]
+
+
+def eval_line(step: int, logs: dict, best_steps: dict) -> str:
+    """One line per evaluation: raw and EMA top-1 side by side, the bests and their steps."""
+    def pct(key):
+        return f'{100 * float(logs[key]):.2f} %' if key in logs else None
+    parts = [f'eval | step {step}']
+    for label, prefix in (('raw', ''), ('EMA', EMA_PREFIX)):
+        top1 = pct(prefix + 'accuracy')
+        if top1 is None:
+            continue
+        text = f'{label} top-1 {top1}'
+        best = pct('best_' + prefix + 'accuracy')
+        if best is not None:
+            at = best_steps.get(prefix + 'accuracy')
+            text += f' (best {best}' + (f' at step {at})' if at is not None else ')')
+        parts.append(text)
+    for key in ('validation_loss', EMA_PREFIX + 'validation_loss'):
+        if key in logs:
+            parts.append(f'{key} {float(logs[key]):.4f}')
+    return ' | '.join(parts)
