@@ -2,6 +2,13 @@
 
     python tools/zoo_table.py            # prints the table
     python tools/zoo_table.py --write    # replaces the table in README.md (after merges)
+        [--jobs=2]                       # measure in parallel processes
+        [--remeasure]                    # rebuild every model, not only the new rows
+
+With --write, rows already in README.md for the same config and header text keep their
+measured params and GFLOPs (building every model takes tens of minutes); only new or changed
+rows are built, unless --remeasure. tests/test_zoo_table.py rebuilds one config per backbone
+type, so a change to a model's size is still caught.
 
 Columns: the model and where its reference comes from (the YAML's first comment line, split at
 " on ImageNet"), the config, the experiment (from the header's `# Command:`), trainable
@@ -136,13 +143,59 @@ def table(rows: Sequence[Row]) -> str:
     return '\n'.join([HEADER] + [r.markdown() for r in rows])
 
 
-def generate(paths: Optional[Sequence[str]] = None, verbose: bool = False) -> str:
-    """The whole table, every model built and counted."""
-    rows = []
+def _measure_path(path: str) -> Row:
+    return measure(describe(path))
+
+
+def _known_rows(readme: str) -> Dict[str, str]:
+    """README's current rows by config path (empty when it has no table yet)."""
+    try:
+        lines = readme_table(readme).splitlines()[2:]
+    except (OSError, ValueError):
+        return {}
+    out = {}
+    for line in lines:
+        cells = [c.strip() for c in line.strip().strip('|').split('|')]
+        if len(cells) >= 2:
+            out[cells[1].strip('`')] = line.strip()
+    return out
+
+
+def generate(paths: Optional[Sequence[str]] = None, verbose: bool = False, jobs: int = 1,
+             reuse: Optional[Dict[str, str]] = None) -> str:
+    """The whole table; every model is built and counted except rows found in `reuse`
+    (config path -> README line) whose text columns are unchanged."""
+    rows: List[Optional[Row]] = []
+    todo = []
     for path in paths or config_paths():
-        rows.append(measure(describe(path)))
-        if verbose:
-            print(rows[-1].markdown(), file=sys.stderr, flush=True)
+        row = describe(path)
+        known = (reuse or {}).get(os.path.relpath(path, ROOT).replace(os.sep, '/'))
+        if known is not None:
+            cells = [c.strip() for c in known.strip('|').split('|')]
+            try:
+                row.params, row.gflops = round(float(cells[3]) * 1e6), float(cells[4])
+            except (IndexError, ValueError):
+                known = None
+            if known is not None and row.markdown() != known:
+                known = None
+        if known is None:
+            row.params = row.gflops = None
+            todo.append((len(rows), path))
+        rows.append(row)
+    if jobs > 1 and len(todo) > 1:
+        import concurrent.futures  # pylint: disable=g-import-not-at-top
+        import multiprocessing  # pylint: disable=g-import-not-at-top
+        with concurrent.futures.ProcessPoolExecutor(
+                jobs, mp_context=multiprocessing.get_context('spawn')) as pool:
+            for (i, _), row in zip(todo, pool.map(_measure_path, [p for _, p in todo])):
+                rows[i] = row
+                if verbose:
+                    print(row.markdown(), file=sys.stderr, flush=True)
+    else:
+        for i, path in todo:
+            rows[i] = _measure_path(path)
+            if verbose:
+                print(rows[i].markdown(), file=sys.stderr, flush=True)
     return table(rows)
 
 
@@ -167,8 +220,12 @@ def write(generated: str, readme: str = README) -> None:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--write', action='store_true', help='replace the table in README.md')
+    parser.add_argument('--jobs', type=int, default=1, help='parallel measuring processes')
+    parser.add_argument('--remeasure', action='store_true',
+                        help="rebuild every model, also rows README.md already holds")
     args = parser.parse_args(argv)
-    generated = generate(verbose=True)
+    reuse = None if args.remeasure or not args.write else _known_rows(README)
+    generated = generate(verbose=True, jobs=args.jobs, reuse=reuse)
     if args.write:
         write(generated)
         print(f'Wrote the model-zoo table ({generated.count(chr(10)) - 1} rows) to {README}')
