@@ -232,8 +232,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     mode = ('fused' if os.environ.get('ACT_FUSED', '1') != '0' else 'autodiff (ACT_FUSED=0)')
     if os.environ.get('ACT_FUSED_XLA', '1') == '0':
         mode += ', not compiled (ACT_FUSED_XLA=0)'
+    timing = ('' if args.skip_time else f'median of {args.repeats} interleaved pairs; ')
     print(f'batch {args.batch} {args.dtype}, {"XLA step" if args.jit else "tf.function step"}, '
-          f'activations {mode}, {device}, median of {args.repeats} interleaved pairs; '
+          f'activations {mode}, {device}, {timing}'
           f'load average {load:.1f} at start, {os.getloadavg()[0]:.1f} at end; '
           f'{time.time() - started:.0f} s')
     print(table(rows, ref_mem))
