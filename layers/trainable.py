@@ -95,34 +95,28 @@ class SinLU(_GatedTrig):
 
 
 def _delu_forward(x: tf.Tensor, n) -> tf.Tensor:
-    """SiLU(x) for x ≤ 0, (n + 0.5)·x + |e^(−x) − 1| for x > 0, by branch selection.
+    """SiLU(x) for x ≤ 0, (n + 0.5)·x + |e^(−x) − 1| = (n + 0.5)·x + 1 − e^(−x) for x > 0.
 
-    Each branch sees a safe input (0 where the other branch is chosen), so e^(−x) never overflows
-    and no 0·inf appears in the forward or backward pass (a mask multiply gives NaN for x ≲ −89).
+    Both branches are computed everywhere and one is selected, so each must stay finite for
+    every input: σ(x) is, and the exponential sees −max(x, 0) ≤ 0 (never overflows; a mask
+    multiply of e^(−x) would give 0·inf = NaN for x ≲ −89).
     """
-    neg = x <= 0
-    zeros = tf.zeros_like(x)
-    x_neg = tf.where(neg, x, zeros)
-    x_pos = tf.where(neg, zeros, x)
-    silu = x_neg * tf.sigmoid(x_neg)
-    pos = (n + 0.5) * x_pos + tf.abs(tf.exp(-x_pos) - 1.0)
-    return tf.where(neg, silu, pos)
+    s = tf.sigmoid(x)
+    e = tf.exp(-tf.maximum(x, 0.0))
+    return tf.where(x <= 0, x * s, (n + 0.5) * x + 1.0 - e)
 
 
 def _delu_backward(x: tf.Tensor, dy: tf.Tensor, n):
-    """∂y/∂x = σ(x)(1 + x(1 − σ(x))) for x ≤ 0 and n + 0.5 + e^(−x) for x > 0 (where
-    |e^(−x) − 1| = 1 − e^(−x)); ∂y/∂n = x for x > 0, else 0. Safe inputs as in the forward."""
+    """∂y/∂x = σ(x)(1 + x(1 − σ(x))) for x ≤ 0 and n + 0.5 + e^(−x) for x > 0; ∂y/∂n = x for
+    x > 0, else 0. Finite everywhere for the same reasons as the forward pass."""
     neg = x <= 0
-    zeros = tf.zeros_like(x)
-    x_neg = tf.where(neg, x, zeros)
-    x_pos = tf.where(neg, zeros, x)
-    s = tf.sigmoid(x_neg)
-    dx = tf.where(neg, s * (1.0 + x_neg * (1.0 - s)), n + 0.5 + tf.exp(-x_pos))
-    return dy * dx, [dy * x_pos]
+    s = tf.sigmoid(x)
+    e = tf.exp(-tf.maximum(x, 0.0))
+    dx = tf.where(neg, s * (1.0 + x * (1.0 - s)), n + 0.5 + e)
+    return dy * dx, [tf.where(neg, tf.zeros_like(x), dy * x)]
 
 
-# Not compiled: measured 1.2x slower under XLA:CPU than as TensorFlow ops (docs/benchmarks.md).
-_DELU = FusedActivation('delu', _delu_forward, _delu_backward, compile=False)
+_DELU = FusedActivation('delu', _delu_forward, _delu_backward)
 
 
 def delu(x: tf.Tensor, n) -> tf.Tensor:
