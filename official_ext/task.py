@@ -145,7 +145,9 @@ class ActClassificationTask(head_init.ClassificationTask):
             output_size=input_size[:2], num_classes=num_classes,
             image_field_key=train_cfg.image_field_key,
             label_field_key=train_cfg.label_field_key,
-            decode_jpeg_only=params.decode_jpeg_only, aug_rand_hflip=params.aug_rand_hflip,
+            # tfds images arrive as lossless PNG (inputs.TfdsDecoder), not JPEG.
+            decode_jpeg_only=params.decode_jpeg_only and not params.tfds_name,
+            aug_rand_hflip=params.aug_rand_hflip,
             aug_crop=params.aug_crop, aug_type=params.aug_type,
             color_jitter=params.color_jitter, random_erasing=params.random_erasing,
             is_multilabel=train_cfg.is_multilabel, dtype=params.dtype,

@@ -115,10 +115,16 @@ GOLU_RECIPES = {
     'densenet121': 'torchvision_nesterov',          # README: --opt sgd_nesterov --sync-bn
     'cifar10_densenet40': 'golu_cifar_densenet40',  # batch 64, Nesterov, x0.1 at 150, 225
     'efficientnet_b0': 'golu_efficientnet',         # README timm command
+    'vit_b16': 'torchvision_vit_b16',               # README ViT-B/16 (torchvision recipe)
+    'vit_b32': 'torchvision_vit_b32',               # README ViT-B/32
+    'vit_ti16_cifar10': 'timm_vit_cifar10',         # small_poc/train_vit.py (timm)
+    'tiny_vit_21m': 'tiny_vit',                     # tiny_vit/ (tiny_vit_21m.yaml)
 }
-# CIFAR-10 recipes: (effective batch, input side) from the authors' CIFAR code.
-CIFAR10 = {'golu_cifar_resnet': (128, 32), 'golu_cifar_resnet110': (128, 32),
-           'golu_cifar_wide_resnet': (128, 32), 'golu_cifar_densenet40': (64, 32)}
+# CIFAR-10 recipes: (effective batch, input side, head classes) from the authors' CIFAR code.
+# GoLU's ViT-Ti/16-224 command passes no --num-classes, so timm keeps its 1000-class head.
+CIFAR10 = {'golu_cifar_resnet': (128, 32, 10), 'golu_cifar_resnet110': (128, 32, 10),
+           'golu_cifar_wide_resnet': (128, 32, 10), 'golu_cifar_densenet40': (64, 32, 10),
+           'timm_vit_cifar10': (32, 224, 1000)}
 
 
 def golu_recipe(path):
@@ -130,8 +136,8 @@ def golu_recipe(path):
 
 def check_cifar10(cfg):
     """CIFAR-10 rows: 10 classes at their input size, tfds train / test, the authors' batch."""
-    batch, side = CIFAR10[cfg.trainer.recipe]
-    assert cfg.task.model.num_classes == 10
+    batch, side, classes = CIFAR10[cfg.trainer.recipe]
+    assert cfg.task.model.num_classes == classes
     assert cfg.task.model.input_size == [side, side, 3]
     assert cfg.runtime.distribution_strategy == 'tpu'
     train, val = cfg.task.train_data, cfg.task.validation_data
